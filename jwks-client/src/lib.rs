@@ -1,0 +1,1 @@
+//! jwks-client (under construction).

@@ -1,0 +1,1 @@
+//! resource-api (under construction).
