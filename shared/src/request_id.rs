@@ -4,6 +4,11 @@
 //! (`[A-Za-z0-9._-]{1,64}`), otherwise a fresh one is generated. The id is in
 //! the root span of every log line for the request, echoed in the response,
 //! and available to handlers as [`RequestId`] for forwarding.
+//!
+//! The root span declares two empty fields that later layers fill in with
+//! `tracing::Span::current().record(..)`: `sub` (the authenticated subject)
+//! and `auth` (the authentication outcome, such as `ok` or `invalid_token`).
+//! The access-log line written when the response leaves carries both.
 
 use std::future::{Ready, ready};
 use std::time::Instant;
@@ -55,6 +60,8 @@ pub async fn middleware(
         request_id = %id,
         method = %req.method(),
         path = %req.path(),
+        sub = tracing::field::Empty,
+        auth = tracing::field::Empty,
     );
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
