@@ -1,1 +1,90 @@
-//! issuer (under construction).
+//! The token issuer: authenticates users and service clients and signs
+//! short-lived RS256 access tokens (RFC 9068 `at+jwt`), publishes its public
+//! keys as a JWKS and an OAuth 2.0 / OIDC discovery document.
+//!
+//! # Layout
+//!
+//! - [`config`]: typed `ISSUER_*` configuration ([`Config`]).
+//! - [`startup`]: [`Application::build`] → [`Application::run`]; the shared
+//!   [`startup::AppState`].
+//! - [`routes`]: `POST /oauth2/token`, `GET /.well-known/jwks.json`,
+//!   discovery, `/healthz`, `/readyz`, `/metrics`.
+//! - [`keys`]: key generation, AES-256-GCM encryption at rest, the in-memory
+//!   key set and token signing ([`keys::SigningKey::sign`]).
+//! - [`lifecycle`]: loading/creating keys at start-up, the KEK.
+//! - [`store`]: the sqlx `AnyPool` store (SQLite or PostgreSQL) and migrations.
+//! - [`password`]: Argon2id hashing on the blocking pool.
+//! - [`throttle`]: failed-login sliding windows.
+//! - [`form`], [`error`]: strict form parsing and RFC 6749 error responses.
+//! - [`metrics`]: Prometheus counters and histograms.
+//! - [`cli`]: the `issuer` command line.
+//!
+//! # Configuration
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `ISSUER_LISTEN` | `127.0.0.1:8080` | address:port (use `0.0.0.0:8080` in a container) |
+//! | `ISSUER_URL` | `http://localhost:8080` | the `iss` claim and discovery base |
+//! | `ISSUER_DATABASE_URL` | `sqlite:issuer.db` | `sqlite:PATH` (created if missing) or `postgres://…` |
+//! | `ISSUER_KEK` / `ISSUER_KEK_FILE` | generated file `<db>.kek` | 32-byte base64url key-encryption key (required for PostgreSQL) |
+//! | `ISSUER_ACCESS_TOKEN_TTL` | `10m` | 1m..1h |
+//! | `ISSUER_JWKS_MAX_AGE` | `300` | seconds, 0..86400 |
+//! | `ISSUER_KEY_BITS` | `2048` | 2048, 3072 or 4096 |
+//! | `ISSUER_KEY_ROTATION_PERIOD` | `30d` | when the pending successor activates |
+//! | `ISSUER_LOGIN_MAX_FAILURES_PER_USER` | `5` | failures per window before 429 |
+//! | `ISSUER_LOGIN_MAX_FAILURES_PER_IP` | `20` | failures per window before 429 |
+//! | `ISSUER_LOGIN_FAILURE_WINDOW` | `5m` | sliding window |
+//! | `ISSUER_WORKERS` | cores | HTTP worker threads |
+//! | `ISSUER_MAX_CONNECTIONS` | `10000` | connections per worker |
+//! | `ISSUER_DB_MAX_CONNECTIONS` | `8` | database pool size |
+//! | `ISSUER_PASSWORD_HASH_CONCURRENCY` | 2 × cores | concurrent Argon2 jobs |
+//! | `ISSUER_LOG_FORMAT` / `LOG_FORMAT` | text | `json` for one object per line |
+//!
+//! A value that is set but unusable stops start-up with a message naming the
+//! variable. Tests build [`Config`] directly (it has a `Default`) or through
+//! [`Config::from_reader`] with `shared::config::EnvReader::from_map`.
+//!
+//! # Clients, users, scopes and audiences
+//!
+//! - Every grant needs a registered client. A confidential client (with a
+//!   secret) authenticates with HTTP Basic (RFC 6749 section 2.3.1) or
+//!   `client_id` + `client_secret` form fields; a public client (registered
+//!   with `--public`) sends only `client_id` and may use only the password
+//!   grant. Secrets are 256-bit random base64url strings; only their SHA-256
+//!   is stored, compared in constant time.
+//! - A client has a list of scopes and audiences. A user may have their own
+//!   lists (`--scope`, `--audience`); when present they narrow what the
+//!   client allows, when absent the user may receive whatever the client may.
+//! - `scope` and `audience` requests are space-separated; asking for anything
+//!   outside the allowed set is `invalid_scope`. Without a request the token
+//!   carries everything allowed. A token always has at least one audience.
+//!
+//! # Security notes
+//!
+//! - All cryptography is aws-lc-rs: RSA generation, constant-time RS256
+//!   signing, AES-256-GCM, randomness. The `rsa` crate is deliberately not a
+//!   dependency (RUSTSEC-2023-0071, non-constant-time private-key
+//!   operations; aws-lc-rs also covers generation and PKCS#8 encoding).
+//! - Private keys are stored only encrypted (AES-256-GCM under the KEK,
+//!   random 96-bit nonce, AAD = kid); the parsed key stays in memory.
+//! - Passwords: Argon2id PHC with default parameters, verified on the
+//!   blocking pool behind a semaphore; unknown users cost the same as wrong
+//!   passwords and get a byte-identical `invalid_grant` body. Failed logins
+//!   are throttled per username and per client IP (peer address; no proxy
+//!   headers are trusted).
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod form;
+pub mod keys;
+pub mod lifecycle;
+pub mod metrics;
+pub mod password;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod throttle;
+
+pub use config::Config;
+pub use startup::{AppState, Application};

@@ -1,0 +1,51 @@
+//! Signing a full access token with the in-memory key, through the issuer's
+//! own signing API (`SigningKey::sign`). Compare with
+//! `openssl speed -seconds 5 rsa2048` (sign/s).
+//!
+//! Run: `cargo bench -p issuer --bench sign`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use issuer::config::KeyBits;
+use issuer::keys::SigningKey;
+use shared::claims::{AccessClaims, Audience};
+
+fn claims() -> AccessClaims {
+    let now = shared::now_unix();
+    AccessClaims {
+        iss: "https://issuer.example.com".into(),
+        sub: "alice".into(),
+        aud: Audience::from_list(vec!["orders".into()]),
+        exp: now + 600,
+        iat: now,
+        nbf: now,
+        jti: "3q2-7wAAAAAAAAAAAAAAAA".into(),
+        client_id: "web".into(),
+        scope: "items:read items:write".into(),
+        roles: Some(vec!["admin".into()]),
+    }
+}
+
+fn sign(c: &mut Criterion) {
+    let key = SigningKey::generate(KeyBits::Rsa2048).expect("key generation");
+    let claims = claims();
+    let mut group = c.benchmark_group("access_token");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("sign_rs256_2048", |b| {
+        b.iter(|| key.sign(std::hint::black_box(&claims)).expect("sign"))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    targets = sign
+}
+criterion_main!(benches);

@@ -1,0 +1,268 @@
+//! The `issuer` command line: `serve`, `users add`, `clients add`,
+//! `keys list`. Every command works on the store `ISSUER_DATABASE_URL` names.
+
+use std::io::{BufRead as _, Read as _, Write as _};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::password::{MAX_PASSWORD_LEN, hash_password};
+use crate::routes::token::hash_client_secret;
+use crate::startup::Application;
+use crate::store::{Client, Store, User};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "issuer",
+    about = "OAuth 2.0 token issuer (RS256 access tokens)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (configured by ISSUER_* variables).
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Inspect signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user; the password is read from standard input.
+    Add(UserAdd),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAdd {
+    pub name: String,
+    /// Roles (repeat the flag or separate with commas).
+    #[arg(long = "role", num_args = 1.., value_delimiter = ',')]
+    pub roles: Vec<String>,
+    /// Scopes this user may receive; omitted: whatever the client may.
+    #[arg(long = "scope", num_args = 1.., value_delimiter = ',')]
+    pub scopes: Option<Vec<String>>,
+    /// Audiences this user may receive; omitted: whatever the client may.
+    #[arg(long = "audience", num_args = 1.., value_delimiter = ',')]
+    pub audiences: Option<Vec<String>>,
+    /// Read the password from the first line of standard input (required).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client. Without --secret-stdin or --public a 256-bit
+    /// secret is generated and printed once on standard output.
+    Add(ClientAdd),
+}
+
+#[derive(Debug, Args)]
+pub struct ClientAdd {
+    pub id: String,
+    #[arg(long = "scope", num_args = 1.., value_delimiter = ',')]
+    pub scopes: Vec<String>,
+    #[arg(long = "audience", num_args = 1.., value_delimiter = ',')]
+    pub audiences: Vec<String>,
+    /// Read the secret from the first line of standard input.
+    #[arg(long, conflicts_with = "public")]
+    pub secret_stdin: bool,
+    /// A public client: no secret, password grant only.
+    #[arg(long)]
+    pub public: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys and their states.
+    List,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("issuer: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    shared::telemetry::init(config.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("issuer: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("issuer: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let app = Application::build(config).await?;
+            app.run().await?;
+            Ok(())
+        }
+        Command::Users(UsersCommand::Add(args)) => users_add(args, &config).await,
+        Command::Clients(ClientsCommand::Add(args)) => clients_add(args, &config).await,
+        Command::Keys(KeysCommand::List) => keys_list(&config).await,
+    }
+}
+
+fn check_name(what: &str, name: &str) -> anyhow::Result<()> {
+    if name.is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
+        bail!("{what} must be 1 to 256 characters without control characters");
+    }
+    Ok(())
+}
+
+fn check_list(what: &str, list: &[String]) -> anyhow::Result<()> {
+    for item in list {
+        if item.is_empty() || item.len() > 128 || !item.chars().all(|c| c.is_ascii_graphic()) {
+            bail!("{what} {item:?} must be 1 to 128 printable ASCII characters without spaces");
+        }
+    }
+    Ok(())
+}
+
+/// The first line of standard input, without the line ending.
+fn read_stdin_line(what: &str) -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .take(64 * 1024)
+        .read_line(&mut line)
+        .with_context(|| format!("reading the {what} from standard input"))?;
+    let line = line.trim_end_matches(['\n', '\r']).to_owned();
+    if line.is_empty() {
+        bail!("no {what} on standard input");
+    }
+    Ok(line)
+}
+
+async fn users_add(args: UserAdd, config: &Config) -> anyhow::Result<()> {
+    check_name("user name", &args.name)?;
+    check_list("role", &args.roles)?;
+    check_list("scope", args.scopes.as_deref().unwrap_or_default())?;
+    check_list("audience", args.audiences.as_deref().unwrap_or_default())?;
+    let password = read_stdin_line("password")?;
+    if password.len() > MAX_PASSWORD_LEN {
+        bail!("the password is longer than {MAX_PASSWORD_LEN} bytes");
+    }
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(password.as_bytes()))
+        .await
+        .context("hashing the password")??;
+    let store = Store::connect(&config.database_url, 1).await?;
+    let user = User {
+        name: args.name.clone(),
+        password_hash,
+        roles: args.roles,
+        scopes: args.scopes,
+        audiences: args.audiences,
+        disabled: false,
+    };
+    let result = store.insert_user(&user).await;
+    store.close().await;
+    match result {
+        Err(e) if e.is_unique_violation() => bail!("user {:?} already exists", args.name),
+        other => other?,
+    }
+    eprintln!("user {:?} added", args.name);
+    Ok(())
+}
+
+async fn clients_add(args: ClientAdd, config: &Config) -> anyhow::Result<()> {
+    check_name("client id", &args.id)?;
+    if args.id.contains(':') {
+        bail!("client id must not contain ':' (HTTP Basic authentication)");
+    }
+    check_list("scope", &args.scopes)?;
+    check_list("audience", &args.audiences)?;
+    let (secret, generated) = if args.public {
+        (None, false)
+    } else if args.secret_stdin {
+        let secret = read_stdin_line("client secret")?;
+        if secret.len() < 16 {
+            bail!("the client secret must be at least 16 characters");
+        }
+        (Some(secret), false)
+    } else {
+        let mut bytes = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| anyhow::anyhow!("random generator failed"))?;
+        (Some(shared::b64::encode(bytes)), true)
+    };
+    let store = Store::connect(&config.database_url, 1).await?;
+    let client = Client {
+        id: args.id.clone(),
+        secret_hash: secret.as_deref().map(hash_client_secret),
+        scopes: args.scopes,
+        audiences: args.audiences,
+        disabled: false,
+    };
+    let result = store.insert_client(&client).await;
+    store.close().await;
+    match result {
+        Err(e) if e.is_unique_violation() => bail!("client {:?} already exists", args.id),
+        other => other?,
+    }
+    eprintln!("client {:?} added", args.id);
+    if let (Some(secret), true) = (secret, generated) {
+        eprintln!("client secret (shown once; only its hash is stored):");
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{secret}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+async fn keys_list(config: &Config) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url, 1).await?;
+    let keys = store.list_keys().await;
+    store.close().await;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<43}  {:<8}  {:>4}  {:>11}  {:>11}  {:>8}",
+        "KID", "STATE", "BITS", "ACTIVATE_AT", "RETIRE_AT", "SIGNED"
+    )?;
+    for key in keys? {
+        writeln!(
+            out,
+            "{:<43}  {:<8}  {:>4}  {:>11}  {:>11}  {:>8}",
+            key.kid,
+            key.state,
+            key.bits,
+            key.activate_at,
+            key.retire_at
+                .map_or_else(|| "-".to_owned(), |t| t.to_string()),
+            key.signed_count
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,367 @@
+//! Typed configuration, read once at start-up from `ISSUER_*` variables.
+//!
+//! Every value has a default, so `issuer serve` runs with no configuration.
+//! A value that is set but unusable stops start-up with a
+//! [`ConfigError`] naming the variable. Tests build a [`Config`] from a map
+//! with [`Config::from_reader`] and [`EnvReader::from_map`], or start from
+//! [`Config::default`] and set fields.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use shared::config::{ConfigError, EnvReader, Secret};
+
+/// Where the key-encryption key (KEK) comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KekSource {
+    /// `ISSUER_KEK`: 32 bytes, base64url.
+    Inline(Secret<[u8; 32]>),
+    /// `ISSUER_KEK_FILE`: a file holding the base64url KEK.
+    File(PathBuf),
+    /// Neither set: a file next to the SQLite database, created on first
+    /// run (mode 0600) with a loud warning.
+    Generated,
+}
+
+/// RSA modulus sizes the issuer generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyBits {
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+}
+
+impl KeyBits {
+    pub fn bits(self) -> u32 {
+        match self {
+            KeyBits::Rsa2048 => 2048,
+            KeyBits::Rsa3072 => 3072,
+            KeyBits::Rsa4096 => 4096,
+        }
+    }
+
+    pub fn from_bits(bits: i64) -> Option<Self> {
+        match bits {
+            2048 => Some(KeyBits::Rsa2048),
+            3072 => Some(KeyBits::Rsa3072),
+            4096 => Some(KeyBits::Rsa4096),
+            _ => None,
+        }
+    }
+}
+
+/// Failed-login throttling: a sliding window per username and per client IP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// `ISSUER_LOGIN_MAX_FAILURES_PER_USER` (default 5).
+    pub max_failures_per_user: u32,
+    /// `ISSUER_LOGIN_MAX_FAILURES_PER_IP` (default 20).
+    pub max_failures_per_ip: u32,
+    /// `ISSUER_LOGIN_FAILURE_WINDOW` (default 5m, 10s..1d).
+    pub window: Duration,
+}
+
+/// The issuer's configuration. See the crate docs for the variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `ISSUER_LISTEN`, `host:port` (default `127.0.0.1:8080`).
+    pub listen: String,
+    /// `ISSUER_URL`: the `iss` claim and base of discovery, without a
+    /// trailing slash (default `http://localhost:8080`).
+    pub issuer_url: String,
+    /// `ISSUER_DATABASE_URL` (default `sqlite:issuer.db`).
+    pub database_url: String,
+    /// `ISSUER_KEK` / `ISSUER_KEK_FILE`.
+    pub kek: KekSource,
+    /// `ISSUER_ACCESS_TOKEN_TTL` (default 10m, 1m..1h).
+    pub access_token_ttl: Duration,
+    /// `ISSUER_JWKS_MAX_AGE` in seconds (default 300, 0..86400).
+    pub jwks_max_age: Duration,
+    /// `ISSUER_KEY_BITS`: 2048 (default), 3072 or 4096.
+    pub key_bits: KeyBits,
+    /// `ISSUER_KEY_ROTATION_PERIOD`: lifetime of an active key before its
+    /// successor activates (default 30d, 1h..365d).
+    pub rotation_period: Duration,
+    /// Login throttling.
+    pub throttle: ThrottleConfig,
+    /// `ISSUER_WORKERS`: HTTP worker threads (default: available cores).
+    pub workers: usize,
+    /// `ISSUER_MAX_CONNECTIONS`: open HTTP connections per worker (default 10000).
+    pub max_connections: usize,
+    /// `ISSUER_DB_MAX_CONNECTIONS`: database pool size (default 8).
+    pub db_max_connections: u32,
+    /// `ISSUER_PASSWORD_HASH_CONCURRENCY`: Argon2 jobs at once (default 2 × cores).
+    pub password_hash_concurrency: usize,
+    /// `ISSUER_LOG_FORMAT=json` or `LOG_FORMAT=json`.
+    pub log_json: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            issuer_url: "http://localhost:8080".into(),
+            database_url: "sqlite:issuer.db".into(),
+            kek: KekSource::Generated,
+            access_token_ttl: Duration::from_secs(600),
+            jwks_max_age: Duration::from_secs(300),
+            key_bits: KeyBits::Rsa2048,
+            rotation_period: Duration::from_secs(30 * 86_400),
+            throttle: ThrottleConfig {
+                max_failures_per_user: 5,
+                max_failures_per_ip: 20,
+                window: Duration::from_secs(300),
+            },
+            workers: cores,
+            max_connections: 10_000,
+            db_max_connections: 8,
+            password_hash_concurrency: cores * 2,
+            log_json: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_reader(&EnvReader::from_env())
+    }
+
+    /// Reads variables through `env` (the process environment or a map).
+    pub fn from_reader(env: &EnvReader) -> Result<Self, ConfigError> {
+        let d = Config::default();
+        let secs = Duration::from_secs;
+
+        let listen = env.string("ISSUER_LISTEN", &d.listen);
+        if !listen.contains(':') {
+            return Err(ConfigError::new(
+                "ISSUER_LISTEN",
+                "expected host:port, such as 127.0.0.1:8080",
+            ));
+        }
+
+        let issuer_url = env
+            .string("ISSUER_URL", &d.issuer_url)
+            .trim_end_matches('/')
+            .to_owned();
+        if !(issuer_url.starts_with("https://") || issuer_url.starts_with("http://"))
+            || issuer_url.contains(['?', '#', ' '])
+        {
+            return Err(ConfigError::new(
+                "ISSUER_URL",
+                "expected an http(s) URL without query or fragment",
+            ));
+        }
+
+        let database_url = env.string("ISSUER_DATABASE_URL", &d.database_url);
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new(
+                "ISSUER_DATABASE_URL",
+                "expected sqlite:PATH or postgres://…",
+            ));
+        }
+
+        let kek = match (env.optional("ISSUER_KEK"), env.optional("ISSUER_KEK_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "ISSUER_KEK",
+                    "set ISSUER_KEK or ISSUER_KEK_FILE, not both",
+                ));
+            }
+            (Some(text), None) => {
+                KekSource::Inline(Secret::new(parse_kek(&text).ok_or_else(|| {
+                    ConfigError::new("ISSUER_KEK", "expected 32 bytes, base64url without padding")
+                })?))
+            }
+            (None, Some(path)) => KekSource::File(PathBuf::from(path)),
+            (None, None) => KekSource::Generated,
+        };
+        if kek == KekSource::Generated && !database_url.starts_with("sqlite:") {
+            return Err(ConfigError::new(
+                "ISSUER_KEK",
+                "required when the database is not SQLite (or set ISSUER_KEK_FILE)",
+            ));
+        }
+
+        let access_token_ttl = env.duration(
+            "ISSUER_ACCESS_TOKEN_TTL",
+            d.access_token_ttl,
+            secs(60),
+            secs(3600),
+        )?;
+        let max_age: u64 = env.parse(
+            "ISSUER_JWKS_MAX_AGE",
+            d.jwks_max_age.as_secs(),
+            "whole seconds (0 to 86400)",
+        )?;
+        if max_age > 86_400 {
+            return Err(ConfigError::new(
+                "ISSUER_JWKS_MAX_AGE",
+                "must be between 0 and 86400 seconds",
+            ));
+        }
+        let bits: i64 = env.parse("ISSUER_KEY_BITS", 2048, "2048, 3072 or 4096")?;
+        let key_bits = KeyBits::from_bits(bits)
+            .ok_or_else(|| ConfigError::new("ISSUER_KEY_BITS", "expected 2048, 3072 or 4096"))?;
+        let rotation_period = env.duration(
+            "ISSUER_KEY_ROTATION_PERIOD",
+            d.rotation_period,
+            secs(3600),
+            secs(365 * 86_400),
+        )?;
+
+        let throttle = ThrottleConfig {
+            max_failures_per_user: positive(
+                env,
+                "ISSUER_LOGIN_MAX_FAILURES_PER_USER",
+                d.throttle.max_failures_per_user,
+            )?,
+            max_failures_per_ip: positive(
+                env,
+                "ISSUER_LOGIN_MAX_FAILURES_PER_IP",
+                d.throttle.max_failures_per_ip,
+            )?,
+            window: env.duration(
+                "ISSUER_LOGIN_FAILURE_WINDOW",
+                d.throttle.window,
+                secs(10),
+                secs(86_400),
+            )?,
+        };
+
+        let workers = positive(env, "ISSUER_WORKERS", d.workers)?;
+        let max_connections = positive(env, "ISSUER_MAX_CONNECTIONS", d.max_connections)?;
+        let db_max_connections = positive(env, "ISSUER_DB_MAX_CONNECTIONS", d.db_max_connections)?;
+        let password_hash_concurrency = positive(
+            env,
+            "ISSUER_PASSWORD_HASH_CONCURRENCY",
+            d.password_hash_concurrency,
+        )?;
+
+        let log_json = match env
+            .optional("ISSUER_LOG_FORMAT")
+            .or_else(|| env.optional("LOG_FORMAT"))
+        {
+            None => false,
+            Some(f) if f.eq_ignore_ascii_case("json") => true,
+            Some(f) if f.eq_ignore_ascii_case("text") || f.eq_ignore_ascii_case("pretty") => false,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "ISSUER_LOG_FORMAT",
+                    "expected json or text",
+                ));
+            }
+        };
+
+        Ok(Config {
+            listen,
+            issuer_url,
+            database_url,
+            kek,
+            access_token_ttl,
+            jwks_max_age: secs(max_age),
+            key_bits,
+            rotation_period,
+            throttle,
+            workers,
+            max_connections,
+            db_max_connections,
+            password_hash_concurrency,
+            log_json,
+        })
+    }
+
+    /// How long before `activate_at` a pending key must already be in the
+    /// JWKS: twice the JWKS max-age plus a minute.
+    pub fn prepublish(&self) -> Duration {
+        self.jwks_max_age * 2 + Duration::from_secs(60)
+    }
+
+    /// The SQLite database file, when the store is SQLite and on disk.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        sqlite_path(&self.database_url)
+    }
+}
+
+/// The file path of a `sqlite:` URL (`sqlite:x.db`, `sqlite://x.db`,
+/// `sqlite:///abs/x.db`, with or without `?options`); `None` for in-memory.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(PathBuf::from(path))
+    }
+}
+
+/// Decodes a base64url KEK of exactly 32 bytes.
+pub fn parse_kek(text: &str) -> Option<[u8; 32]> {
+    shared::b64::decode(text.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+}
+
+fn positive<T>(env: &EnvReader, name: &str, default: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + Default,
+{
+    let value = env.parse(name, default, "a positive whole number")?;
+    if value <= T::default() {
+        return Err(ConfigError::new(name, "expected a positive whole number"));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_has_a_default() {
+        let config = Config::from_reader(&EnvReader::from_map::<&str, &str>([]));
+        assert_eq!(config, Ok(Config::default()));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("ISSUER_ACCESS_TOKEN_TTL", "2h"),
+            ("ISSUER_ACCESS_TOKEN_TTL", "soon"),
+            ("ISSUER_KEY_BITS", "1024"),
+            ("ISSUER_KEK", "c2hvcnQ"),
+            ("ISSUER_JWKS_MAX_AGE", "-1"),
+            ("ISSUER_URL", "ftp://x"),
+            ("ISSUER_LOG_FORMAT", "xml"),
+            ("ISSUER_WORKERS", "0"),
+        ] {
+            let err = Config::from_reader(&EnvReader::from_map([(var, value)])).err();
+            assert_eq!(err.map(|e| e.var), Some(var.to_owned()), "{var}={value}");
+        }
+    }
+
+    #[test]
+    fn postgres_needs_a_configured_kek() {
+        let env = EnvReader::from_map([("ISSUER_DATABASE_URL", "postgres://db/issuer")]);
+        assert_eq!(
+            Config::from_reader(&env).err().map(|e| e.var),
+            Some("ISSUER_KEK".into())
+        );
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(sqlite_path("sqlite:issuer.db"), Some("issuer.db".into()));
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db?mode=rwc"),
+            Some("/tmp/x.db".into())
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://x"), None);
+    }
+}

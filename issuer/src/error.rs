@@ -1,0 +1,121 @@
+//! Token-endpoint errors and their RFC 6749 section 5.2 responses.
+//!
+//! Every variant maps to one status and error code with fixed description
+//! text; nothing from the request or from an internal error reaches the body.
+//! Internal causes are logged once where they are converted.
+
+use std::time::Duration;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use shared::oauth::{OAuthError, OAuthErrorCode};
+
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    InvalidRequest(String),
+    InvalidClient,
+    /// Wrong password and unknown user alike: one fixed body.
+    InvalidGrant,
+    UnauthorizedClient(&'static str),
+    UnsupportedGrantType,
+    InvalidScope(&'static str),
+    PayloadTooLarge,
+    /// Too many failed logins; retry after the duration.
+    Throttled(Duration),
+    /// The database is unreachable or overloaded.
+    Unavailable,
+    Internal,
+}
+
+impl TokenError {
+    /// Logs the cause once and maps it to 503 or 500.
+    pub fn from_store(error: &StoreError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(error = %error, "database unavailable");
+            TokenError::Unavailable
+        } else {
+            tracing::error!(error = %error, "database error");
+            TokenError::Internal
+        }
+    }
+
+    /// Logs an internal failure once.
+    pub fn internal(what: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "{what}");
+        TokenError::Internal
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            TokenError::InvalidClient => StatusCode::UNAUTHORIZED,
+            TokenError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            TokenError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            TokenError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            TokenError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The metric / audit label.
+    pub fn code(&self) -> OAuthErrorCode {
+        match self {
+            TokenError::InvalidRequest(_) | TokenError::PayloadTooLarge => {
+                OAuthErrorCode::InvalidRequest
+            }
+            TokenError::InvalidClient => OAuthErrorCode::InvalidClient,
+            TokenError::InvalidGrant => OAuthErrorCode::InvalidGrant,
+            TokenError::UnauthorizedClient(_) => OAuthErrorCode::UnauthorizedClient,
+            TokenError::UnsupportedGrantType => OAuthErrorCode::UnsupportedGrantType,
+            TokenError::InvalidScope(_) => OAuthErrorCode::InvalidScope,
+            TokenError::Throttled(_) | TokenError::Unavailable => {
+                OAuthErrorCode::TemporarilyUnavailable
+            }
+            TokenError::Internal => OAuthErrorCode::ServerError,
+        }
+    }
+
+    fn description(&self) -> String {
+        match self {
+            TokenError::InvalidRequest(d) => d.clone(),
+            TokenError::InvalidClient => "client authentication failed".into(),
+            TokenError::InvalidGrant => "invalid username or password".into(),
+            TokenError::UnauthorizedClient(d) | TokenError::InvalidScope(d) => (*d).into(),
+            TokenError::UnsupportedGrantType => {
+                "supported grant types: password, client_credentials".into()
+            }
+            TokenError::PayloadTooLarge => "request body exceeds 64 KiB".into(),
+            TokenError::Throttled(_) => "too many failed logins; retry later".into(),
+            TokenError::Unavailable => "service temporarily unavailable; retry later".into(),
+            TokenError::Internal => "internal error".into(),
+        }
+    }
+
+    pub fn to_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status());
+        no_store(&mut res);
+        match self {
+            TokenError::InvalidClient => {
+                res.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="issuer""#));
+            }
+            TokenError::Throttled(wait) => {
+                // Round up: retrying a moment early would fail again.
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                res.insert_header((header::RETRY_AFTER, secs.max(1).to_string()));
+            }
+            TokenError::Unavailable => {
+                res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        res.json(OAuthError::new(self.code(), &self.description()))
+    }
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 section 5.1).
+pub fn no_store(res: &mut actix_web::HttpResponseBuilder) {
+    res.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    res.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+}

@@ -1,0 +1,231 @@
+//! Building and running the HTTP service.
+//!
+//! [`Application::build`] connects the store (running migrations), loads or
+//! creates the signing keys, binds the listener and prepares the server;
+//! [`Application::run`] serves until SIGINT/SIGTERM (actix-web's default
+//! signal handling) or until a [`ServerHandle`] stops it, then flushes
+//! counters and closes the database pool.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::web::{self, Bytes};
+use actix_web::{App, HttpServer};
+
+use crate::config::Config;
+use crate::keys::KeyRing;
+use crate::lifecycle::{self, LifecycleError};
+use crate::metrics::Metrics;
+use crate::password::{PasswordError, Passwords};
+use crate::routes;
+use crate::store::{Store, StoreError};
+use crate::throttle::LoginThrottle;
+
+/// Why the service could not start. Messages name the problem, never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] LifecycleError),
+    #[error(transparent)]
+    Kek(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("starting the HTTP server failed: {0}")]
+    Server(#[source] std::io::Error),
+}
+
+/// Everything a handler needs, shared by all workers.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub keys: Arc<KeyRing>,
+    pub passwords: Passwords,
+    pub throttle: LoginThrottle,
+    pub metrics: Metrics,
+    /// The `iss` value, exactly as configured.
+    pub issuer_url: String,
+    pub access_token_ttl: Duration,
+    pub jwks_max_age: Duration,
+    /// The discovery document, serialised once.
+    pub discovery: Bytes,
+    signed: Mutex<HashMap<String, i64>>,
+}
+
+impl AppState {
+    /// Counts a token signed by `kid` (flushed to the store periodically).
+    pub fn count_signed(&self, kid: &str) {
+        let mut map = self.signed.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get_mut(kid) {
+            Some(n) => *n += 1,
+            None => {
+                map.insert(kid.to_owned(), 1);
+            }
+        }
+    }
+
+    /// Writes the signed-token counters to the store.
+    pub async fn flush_signed_counts(&self) {
+        let pending: Vec<(String, i64)> = {
+            let mut map = self.signed.lock().unwrap_or_else(|p| p.into_inner());
+            map.drain().collect()
+        };
+        for (kid, n) in pending {
+            if let Err(e) = self.store.add_signed_count(&kid, n).await {
+                tracing::warn!(error = %e, kid, "could not record signed-token count");
+            }
+        }
+    }
+}
+
+/// The issuer service, bound and ready to run.
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+    state: web::Data<AppState>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds `config.listen` and builds the service.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(&config.listen).map_err(|source| StartupError::Bind {
+            addr: config.listen.clone(),
+            source,
+        })?;
+        Self::build_with_listener(config, listener).await
+    }
+
+    /// Builds the service on an already-bound listener (tests bind
+    /// `127.0.0.1:0` first so they can put the port in `issuer_url`).
+    pub async fn build_with_listener(
+        config: Config,
+        listener: TcpListener,
+    ) -> Result<Self, StartupError> {
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.listen.clone(),
+            source,
+        })?;
+        let store = Store::connect(&config.database_url, config.db_max_connections).await?;
+        let kek = lifecycle::load_kek(&config)?;
+        let key_set = lifecycle::bootstrap(&store, &kek, &config).await?;
+        let active = key_set.active().kid().to_owned();
+        let passwords = Passwords::new(config.password_hash_concurrency)?;
+        let discovery = serde_json::to_vec(&routes::discovery::document(&config.issuer_url))
+            .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
+        let metrics = Metrics::new();
+        let state = web::Data::new(AppState {
+            store,
+            keys: Arc::new(KeyRing::new(key_set)),
+            passwords,
+            throttle: LoginThrottle::new(&config.throttle),
+            metrics: metrics.clone(),
+            issuer_url: config.issuer_url.clone(),
+            access_token_ttl: config.access_token_ttl,
+            jwks_max_age: config.jwks_max_age,
+            discovery: discovery.into(),
+            signed: Mutex::new(HashMap::new()),
+        });
+        let metrics = web::Data::new(metrics);
+
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(crate::metrics::middleware))
+                .wrap(from_fn(shared::request_id::middleware))
+                .app_data(app_state.clone())
+                .app_data(metrics.clone())
+                .route("/oauth2/token", web::post().to(routes::token::token))
+                .route("/.well-known/jwks.json", web::get().to(routes::jwks::jwks))
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(routes::discovery::discovery),
+                )
+                .route(
+                    "/.well-known/oauth-authorization-server",
+                    web::get().to(routes::discovery::discovery),
+                )
+                .route("/healthz", web::get().to(routes::health::healthz))
+                .route("/readyz", web::get().to(routes::health::readyz))
+                .route("/metrics", web::get().to(routes::health::metrics))
+        })
+        .workers(config.workers)
+        .max_connections(config.max_connections)
+        .backlog(1024)
+        .keep_alive(Duration::from_secs(30))
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(5))
+        .shutdown_timeout(10)
+        .listen(listener)
+        .map_err(StartupError::Server)?
+        .run();
+
+        tracing::info!(
+            %addr,
+            issuer = %config.issuer_url,
+            active_kid = %active,
+            "issuer listening"
+        );
+        Ok(Application {
+            server,
+            addr,
+            state,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The store (tests and tooling seed users and clients through it).
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Stops the server gracefully: `handle.stop(true).await`.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped, then flushes counters and closes the pool.
+    pub async fn run(self) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let flusher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                state.flush_signed_counts().await;
+            }
+        });
+        let result = self.server.await;
+        flusher.abort();
+        self.state.flush_signed_counts().await;
+        self.state.store.close().await;
+        tracing::info!("issuer stopped");
+        result
+    }
+}

@@ -1,0 +1,159 @@
+//! The `issuer` binary's admin commands against a real server.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::helpers::{spawn_with, verify_with_jwks};
+
+fn issuer_cmd(db_url: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_issuer"))
+        .args(args)
+        .env("ISSUER_DATABASE_URL", db_url)
+        .env("ISSUER_KEK", shared::b64::encode(crate::helpers::KEK))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn cli_users_and_clients_work_against_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite:{}", dir.path().join("issuer.db").display());
+
+    let out = tokio::task::spawn_blocking({
+        let db_url = db_url.clone();
+        move || {
+            let user = issuer_cmd(
+                &db_url,
+                &[
+                    "users",
+                    "add",
+                    "carol",
+                    "--role",
+                    "admin",
+                    "--role",
+                    "ops",
+                    "--password-stdin",
+                ],
+                Some("s3cret pass\n"),
+            );
+            let client = issuer_cmd(
+                &db_url,
+                &[
+                    "clients",
+                    "add",
+                    "svc",
+                    "--scope",
+                    "items:read",
+                    "--audience",
+                    "orders",
+                ],
+                None,
+            );
+            let dup = issuer_cmd(
+                &db_url,
+                &["users", "add", "carol", "--password-stdin"],
+                Some("other\n"),
+            );
+            let keys = issuer_cmd(&db_url, &["keys", "list"], None);
+            (user, client, dup, keys)
+        }
+    })
+    .await
+    .unwrap();
+    let (user, client, dup, keys_before) = out;
+    assert!(
+        user.status.success(),
+        "{}",
+        String::from_utf8_lossy(&user.stderr)
+    );
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    assert!(keys_before.status.success());
+    let secret = String::from_utf8(client.stdout).unwrap().trim().to_owned();
+    assert_eq!(
+        shared::b64::decode(&secret).unwrap().len(),
+        32,
+        "256-bit secret"
+    );
+
+    let app = spawn_with(dir.path(), None, |_| {}).await;
+    // The generated secret works for client_credentials...
+    let res = app
+        .post_token_basic("svc", &secret, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let jwks = app.jwks().await;
+    let claims = verify_with_jwks(
+        body["access_token"].as_str().unwrap(),
+        &jwks,
+        &app.issuer_url,
+        "orders",
+    );
+    assert_eq!(claims.sub, "svc");
+    // ...and the CLI-made user logs in through it.
+    let res = app
+        .post_token_basic(
+            "svc",
+            &secret,
+            &[
+                ("grant_type", "password"),
+                ("username", "carol"),
+                ("password", "s3cret pass"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let claims = verify_with_jwks(
+        body["access_token"].as_str().unwrap(),
+        &jwks,
+        &app.issuer_url,
+        "orders",
+    );
+    assert_eq!(claims.sub, "carol");
+    assert_eq!(
+        claims.roles,
+        Some(vec!["admin".to_owned(), "ops".to_owned()])
+    );
+    app.stop().await;
+
+    let listing = tokio::task::spawn_blocking(move || issuer_cmd(&db_url, &["keys", "list"], None))
+        .await
+        .unwrap();
+    let text = String::from_utf8(listing.stdout).unwrap();
+    assert!(
+        text.contains("active") && text.contains("pending"),
+        "{text}"
+    );
+    for key in jwks["keys"].as_array().unwrap() {
+        assert!(text.contains(key["kid"].as_str().unwrap()), "{text}");
+    }
+}
+
+#[test]
+fn bad_configuration_names_the_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_issuer"))
+        .args(["keys", "list"])
+        .env("ISSUER_ACCESS_TOKEN_TTL", "3h")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ISSUER_ACCESS_TOKEN_TTL"));
+}

@@ -1,0 +1,265 @@
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use actix_web::dev::ServerHandle;
+use issuer::Application;
+use issuer::config::{Config, KekSource, ThrottleConfig};
+use issuer::password::hash_password;
+use issuer::routes::token::hash_client_secret;
+use issuer::store::{Client, Store, User};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use shared::claims::AccessClaims;
+use shared::config::Secret;
+
+pub const KEK: [u8; 32] = [42u8; 32];
+
+pub struct TestApp {
+    pub address: String,
+    pub issuer_url: String,
+    pub db_path: PathBuf,
+    pub store: Store,
+    pub http: reqwest::Client,
+    handle: ServerHandle,
+    join: tokio::task::JoinHandle<std::io::Result<()>>,
+    // Keeps the temporary directory alive for the app's lifetime.
+    pub dir: Option<tempfile::TempDir>,
+}
+
+pub fn test_config(dir: &Path, issuer_url: &str) -> Config {
+    Config {
+        listen: "127.0.0.1:0".into(),
+        issuer_url: issuer_url.into(),
+        database_url: format!("sqlite:{}", dir.join("issuer.db").display()),
+        kek: KekSource::Inline(Secret::new(KEK)),
+        workers: 1,
+        password_hash_concurrency: 2,
+        throttle: ThrottleConfig {
+            max_failures_per_user: 5,
+            max_failures_per_ip: 20,
+            window: std::time::Duration::from_secs(300),
+        },
+        ..Config::default()
+    }
+}
+
+/// A fresh issuer with its own database in a new temporary directory.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = spawn_with(dir.path(), None, |_| {}).await;
+    app.dir = Some(dir);
+    app
+}
+
+/// An issuer on the database in `dir`; `issuer_url` defaults to its address.
+pub async fn spawn_with(
+    dir: &Path,
+    issuer_url: Option<&str>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let issuer_url = issuer_url.map_or_else(|| address.clone(), str::to_owned);
+    let mut config = test_config(dir, &issuer_url);
+    tweak(&mut config);
+    let app = Application::build_with_listener(config, listener)
+        .await
+        .expect("issuer starts");
+    let store = app.store().clone();
+    let handle = app.handle();
+    let join = tokio::spawn(app.run());
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        issuer_url,
+        db_path: dir.join("issuer.db"),
+        store,
+        http,
+        handle,
+        join,
+        dir: None,
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and waits until the pool is closed.
+    pub async fn stop(self) -> Option<tempfile::TempDir> {
+        self.handle.stop(true).await;
+        self.join.await.unwrap().unwrap();
+        self.dir
+    }
+
+    pub async fn add_user(&self, name: &str, password: &str, roles: &[&str]) {
+        self.store
+            .insert_user(&User {
+                name: name.into(),
+                password_hash: hash_password(password.as_bytes()).unwrap(),
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                scopes: None,
+                audiences: None,
+                disabled: false,
+            })
+            .await
+            .unwrap();
+    }
+
+    pub async fn add_client(
+        &self,
+        id: &str,
+        secret: Option<&str>,
+        scopes: &[&str],
+        audiences: &[&str],
+    ) {
+        self.store
+            .insert_client(&Client {
+                id: id.into(),
+                secret_hash: secret.map(hash_client_secret),
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                audiences: audiences.iter().map(|s| (*s).to_owned()).collect(),
+                disabled: false,
+            })
+            .await
+            .unwrap();
+    }
+
+    /// The usual fixtures: user alice (role admin) and client web.
+    pub async fn with_fixtures(self) -> Self {
+        self.add_user("alice", "correct horse battery", &["admin"])
+            .await;
+        self.add_client(
+            "web",
+            Some("web-secret-0123456789"),
+            &["items:read", "items:write"],
+            &["orders", "billing"],
+        )
+        .await;
+        self
+    }
+
+    pub async fn post_token(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}/oauth2/token", self.address))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_token_basic(
+        &self,
+        id: &str,
+        secret: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.http
+            .post(format!("{}/oauth2/token", self.address))
+            .basic_auth(id, Some(secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_raw(
+        &self,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!("{}/oauth2/token", self.address))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn password_login(&self, user: &str, password: &str) -> reqwest::Response {
+        self.post_token_basic(
+            "web",
+            "web-secret-0123456789",
+            &[
+                ("grant_type", "password"),
+                ("username", user),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    pub async fn jwks(&self) -> serde_json::Value {
+        self.http
+            .get(format!("{}/.well-known/jwks.json", self.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Verifies `token` independently: key from the served JWKS by `kid`,
+    /// RS256 only, exact issuer, required audience, every time claim.
+    pub async fn verify(&self, token: &str, audience: &str) -> AccessClaims {
+        verify_with_jwks(token, &self.jwks().await, &self.issuer_url, audience)
+    }
+}
+
+pub fn verify_with_jwks(
+    token: &str,
+    jwks: &serde_json::Value,
+    issuer: &str,
+    audience: &str,
+) -> AccessClaims {
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, Algorithm::RS256);
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    let kid = header.kid.expect("kid in header");
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .unwrap_or_else(|| panic!("kid {kid} not in JWKS {jwks}"));
+    assert_eq!(jwk["kty"], "RSA");
+    assert_eq!(jwk["alg"], "RS256");
+    assert_eq!(jwk["use"], "sig");
+    let key =
+        DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap())
+            .unwrap();
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+    validation.validate_nbf = true;
+    validation.validate_exp = true;
+    validation.leeway = 5;
+    jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
+        .expect("token verifies")
+        .claims
+}
+
+/// Asserts an RFC 6749 error response and returns its raw body.
+pub async fn expect_oauth_error(
+    res: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> (reqwest::header::HeaderMap, String) {
+    assert_eq!(res.status().as_u16(), status);
+    let headers = res.headers().clone();
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    assert_eq!(
+        headers.get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let body = res.text().await.unwrap();
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["error"], code, "{body}");
+    (headers, body)
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the real issuer on port 0 with a temporary SQLite
+//! database, spoken to over HTTP; tokens verified independently with
+//! jsonwebtoken.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod discovery;
+mod helpers;
+mod jwks;
+mod restart;
+mod token;
+mod token_errors;
