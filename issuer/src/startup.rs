@@ -129,8 +129,10 @@ impl Application {
         let key_set = lifecycle::bootstrap(&store, &kek, &config).await?;
         let active = key_set.active().kid().to_owned();
         let passwords = Passwords::new(config.password_hash_concurrency)?;
-        let discovery = serde_json::to_vec(&routes::discovery::document(&config.issuer_url))
-            .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
+        let scopes = store.client_scopes().await?;
+        let discovery =
+            serde_json::to_vec(&routes::discovery::document(&config.issuer_url, &scopes))
+                .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
         let metrics = Metrics::new();
         let state = web::Data::new(AppState {
             store,

@@ -231,6 +231,20 @@ impl Store {
         .transpose()
     }
 
+    /// Every scope some enabled client may receive, sorted (for discovery).
+    pub async fn client_scopes(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT scopes FROM clients WHERE disabled = 0")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut scopes = Vec::new();
+        for row in &rows {
+            scopes.extend(split(&row.try_get::<String, _>("scopes")?));
+        }
+        scopes.sort_unstable();
+        scopes.dedup();
+        Ok(scopes)
+    }
+
     // ---- keys ----
 
     /// Inserts keys in one transaction.

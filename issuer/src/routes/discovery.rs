@@ -8,8 +8,9 @@ use serde_json::json;
 
 use crate::startup::AppState;
 
-/// The discovery document for `issuer_url` (no trailing slash).
-pub fn document(issuer_url: &str) -> serde_json::Value {
+/// The discovery document for `issuer_url` (no trailing slash);
+/// `scopes` are those registered clients may receive at start-up.
+pub fn document(issuer_url: &str, scopes: &[String]) -> serde_json::Value {
     json!({
         "issuer": issuer_url,
         "jwks_uri": format!("{issuer_url}/.well-known/jwks.json"),
@@ -21,7 +22,7 @@ pub fn document(issuer_url: &str) -> serde_json::Value {
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
         "access_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": [],
+        "scopes_supported": scopes,
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "roles"],
     })
 }
