@@ -117,3 +117,33 @@ async fn user_lists_narrow_the_client_and_public_clients_work() {
         .await;
     crate::helpers::expect_oauth_error(res, 400, "unauthorized_client").await;
 }
+
+#[tokio::test]
+async fn metrics_count_tokens_by_grant_and_signing_time() {
+    let app = spawn_app().await.with_fixtures().await;
+    let res = app.password_login("alice", "correct horse battery").await;
+    assert_eq!(res.status().as_u16(), 200);
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"issuer_tokens_issued_total{grant="password"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("issuer_token_signing_seconds_count 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"issuer_http_requests_total{route="/oauth2/token",method="POST",status="200"} 1"#
+        ),
+        "{text}"
+    );
+}

@@ -213,3 +213,25 @@ async fn missing_username_or_password_is_invalid_request() {
         .await;
     expect_oauth_error(res, 400, "invalid_request").await;
 }
+
+#[tokio::test]
+async fn database_unavailable_is_503_not_500() {
+    let app = spawn_app().await.with_fixtures().await;
+    // The test's store handle shares the server's pool: closing it takes the
+    // database away from the running server.
+    app.store.close().await;
+    let res = app.password_login("alice", "correct horse battery").await;
+    let (headers, body) = expect_oauth_error(res, 503, "temporarily_unavailable").await;
+    assert!(headers.contains_key("retry-after"));
+    assert!(
+        !body.to_lowercase().contains("pool"),
+        "no internal detail: {body}"
+    );
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+}
