@@ -61,7 +61,9 @@ pub(crate) struct Segments<'a> {
     pub signature: &'a str,
 }
 
-/// Splits a compact JWS into exactly three non-empty segments.
+/// Splits a compact JWS into exactly three segments; header and payload
+/// must be non-empty (an empty signature, as `alg: none` would have, is
+/// refused later, after the header has said why).
 pub(crate) fn split(token: &str) -> Result<Segments<'_>, VerifyError> {
     let bytes = token.as_bytes();
     let first = memchr(b'.', bytes, 0).ok_or(VerifyError::Malformed)?;
@@ -72,7 +74,7 @@ pub(crate) fn split(token: &str) -> Result<Segments<'_>, VerifyError> {
     let header = &token[..first];
     let payload = &token[first + 1..second];
     let signature = &token[second + 1..];
-    if header.is_empty() || payload.is_empty() || signature.is_empty() {
+    if header.is_empty() || payload.is_empty() {
         return Err(VerifyError::Malformed);
     }
     Ok(Segments {
@@ -225,7 +227,7 @@ pub(crate) fn parse_claims(segment: &str) -> Result<RawClaims, VerifyError> {
 /// Decodes the signature segment (strict base64url, at most 1024 bytes:
 /// RSA-8192).
 pub(crate) fn decode_signature(segment: &str) -> Result<Vec<u8>, VerifyError> {
-    if segment.len() > 1366 {
+    if segment.is_empty() || segment.len() > 1366 {
         return Err(VerifyError::BadSignature);
     }
     shared::b64::decode(segment).map_err(|_| VerifyError::BadBase64)
@@ -298,6 +300,7 @@ mod tests {
         assert_eq!(split("a.b").err(), Some(VerifyError::Malformed));
         assert_eq!(split("a.b.c.d").err(), Some(VerifyError::Malformed));
         assert_eq!(split("a..c").err(), Some(VerifyError::Malformed));
+        assert!(split("a.b.").is_ok());
         assert_eq!(split("").err(), Some(VerifyError::Malformed));
     }
 

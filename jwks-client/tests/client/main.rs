@@ -1,1 +1,8 @@
-fn main() {}
+//! Integration tests for jwks-client against real local HTTP servers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_tokens;
+mod cache;
+mod extractor;
+mod rfc7515;
+mod support;
