@@ -444,6 +444,11 @@ impl KeySet {
         &self.etag
     }
 
+    /// When the next scheduled transition is due (Unix seconds).
+    pub fn next_transition(&self) -> Option<i64> {
+        self.next_transition
+    }
+
     /// `max-age` for the JWKS at `now`: the configured value, shrunk to the
     /// time left before the next key transition.
     pub fn max_age_at(&self, configured: Duration, now: i64) -> u64 {

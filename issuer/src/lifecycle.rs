@@ -4,14 +4,22 @@
 //! (activating one rotation period later, so it is published long before the
 //! prepublish lead time). On later starts it decrypts the stored keys with
 //! the KEK, checks each against its public key and `kid`, and adds a pending
-//! successor if none exists. Scheduled promotion, retirement and emergency
-//! revocation come with the full lifecycle (`issuer keys rotate|revoke`).
+//! successor if none exists.
+//!
+//! While serving, [`run_scheduler`] carries out due transitions
+//! ([`advance`]): pending → active at `activate_at` (the old active key
+//! becomes retiring until `retire_at`), retiring → retired with the private
+//! key destroyed, and a new pending successor. Emergency revocation and the
+//! `issuer keys rotate|revoke` commands come with the admin API.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use actix_web::web;
+
 use crate::config::{Config, KekSource};
 use crate::keys::{Kek, KeyEntry, KeyError, KeySet, KeyState, SigningKey};
+use crate::startup::AppState;
 use crate::store::{Store, StoreError, StoredKey};
 
 #[derive(Debug, thiserror::Error)]
@@ -123,8 +131,8 @@ pub async fn bootstrap(
     store: &Store,
     kek: &Kek,
     config: &Config,
+    now: i64,
 ) -> Result<KeySet, LifecycleError> {
-    let now = shared::now_unix();
     let period = i64::try_from(config.rotation_period.as_secs()).unwrap_or(30 * 86_400);
     let mut entries = Vec::new();
     for row in store.list_keys().await? {
@@ -173,6 +181,85 @@ pub async fn bootstrap(
     }
     entries.extend(new_entries);
     KeySet::new(entries).ok_or(LifecycleError::NoActive)
+}
+
+/// Seconds a retiring key stays published after its successor activates:
+/// the access-token lifetime, a minute of clock leeway and the JWKS max-age
+/// (DESIGN "Keys and rotation").
+pub fn retire_delay(config: &Config) -> i64 {
+    let secs = config.access_token_ttl.as_secs() + 60 + config.jwks_max_age.as_secs();
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+/// Carries out every transition due at `now`: a pending key whose
+/// `activate_at` has come becomes active (the active one starts retiring),
+/// retiring keys past `retire_at` are retired and their private keys
+/// destroyed, and a new pending successor is created. Then the in-memory set
+/// is replaced. Each change is one transaction and safe to race with other
+/// instances. Returns whether anything changed.
+pub async fn advance(state: &AppState, now: i64) -> Result<bool, LifecycleError> {
+    let current = state.keys.current();
+    if current.next_transition().is_none_or(|at| at > now) {
+        return Ok(false);
+    }
+    let due = current
+        .entries()
+        .iter()
+        .filter(|e| e.state == KeyState::Pending && e.activate_at <= now)
+        .max_by_key(|e| e.activate_at);
+    if let Some(pending) = due {
+        let retire_at = now + retire_delay(&state.config);
+        if state
+            .store
+            .activate_key(pending.key.kid(), retire_at)
+            .await?
+        {
+            tracing::info!(kid = pending.key.kid(), retire_at, "signing key activated");
+        }
+    }
+    let retired = state.store.retire_keys(now).await?;
+    if retired > 0 {
+        tracing::info!(count = retired, "signing keys retired");
+    }
+    let set = bootstrap(&state.store, &state.kek, &state.config, now).await?;
+    state.keys.replace(set);
+    Ok(true)
+}
+
+/// Runs [`advance`] whenever a transition is due (checking at least once a
+/// minute, so changes made by other instances are picked up too).
+pub async fn run_scheduler(state: web::Data<AppState>) {
+    loop {
+        let now = shared::now_unix();
+        let wait = state
+            .keys
+            .current()
+            .next_transition()
+            .map_or(60, |at| (at - now).clamp(1, 60));
+        tokio::time::sleep(std::time::Duration::from_secs(wait.unsigned_abs())).await;
+        let now = shared::now_unix();
+        let result = match advance(&state, now).await {
+            // Nothing due here; still pick up what other instances changed.
+            Ok(false) => reload(&state, now).await,
+            other => other.map(|_| ()),
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "key lifecycle step failed; retrying");
+        }
+    }
+}
+
+async fn reload(state: &AppState, now: i64) -> Result<(), LifecycleError> {
+    let set = bootstrap(&state.store, &state.kek, &state.config, now).await?;
+    let changed = {
+        let current = state.keys.current();
+        current.etag() != set.etag() || current.active().kid() != set.active().kid()
+    };
+    if changed {
+        tracing::info!(active = set.active().kid(), "key set changed in the store");
+        state.keys.replace(set);
+    }
+    Ok(())
 }
 
 /// RSA generation takes tens of milliseconds or more: off the async threads.

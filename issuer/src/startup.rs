@@ -17,7 +17,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpServer};
 
 use crate::config::Config;
-use crate::keys::KeyRing;
+use crate::keys::{Kek, KeyRing};
 use crate::lifecycle::{self, LifecycleError};
 use crate::metrics::Metrics;
 use crate::password::{PasswordError, Passwords};
@@ -60,6 +60,10 @@ pub struct AppState {
     pub jwks_max_age: Duration,
     /// The discovery document, serialised once.
     pub discovery: Bytes,
+    /// The key-encryption key (for keys created by the lifecycle).
+    pub kek: Kek,
+    /// The configuration the service was built from.
+    pub config: Config,
     signed: Mutex<HashMap<String, i64>>,
 }
 
@@ -126,8 +130,7 @@ impl Application {
         })?;
         let store = Store::connect(&config.database_url, config.db_max_connections).await?;
         let kek = lifecycle::load_kek(&config)?;
-        let key_set = lifecycle::bootstrap(&store, &kek, &config).await?;
-        let active = key_set.active().kid().to_owned();
+        let key_set = lifecycle::bootstrap(&store, &kek, &config, shared::now_unix()).await?;
         let passwords = Passwords::new(config.password_hash_concurrency)?;
         let scopes = store.client_scopes().await?;
         let discovery =
@@ -144,8 +147,13 @@ impl Application {
             access_token_ttl: config.access_token_ttl,
             jwks_max_age: config.jwks_max_age,
             discovery: discovery.into(),
+            kek,
+            config: config.clone(),
             signed: Mutex::new(HashMap::new()),
         });
+        // Transitions that fell due while the service was down.
+        lifecycle::advance(&state, shared::now_unix()).await?;
+        let active = state.keys.current().active().kid().to_owned();
         let metrics = web::Data::new(metrics);
 
         let app_state = state.clone();
@@ -198,6 +206,11 @@ impl Application {
         self.addr
     }
 
+    /// The shared state (tests drive the key lifecycle through it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
     /// The store (tests and tooling seed users and clients through it).
     pub fn store(&self) -> &Store {
         &self.state.store
@@ -223,8 +236,10 @@ impl Application {
                 state.flush_signed_counts().await;
             }
         });
+        let scheduler = tokio::spawn(lifecycle::run_scheduler(self.state.clone()));
         let result = self.server.await;
         flusher.abort();
+        scheduler.abort();
         self.state.flush_signed_counts().await;
         self.state.store.close().await;
         tracing::info!("issuer stopped");

@@ -284,6 +284,48 @@ impl Store {
         rows.iter().map(key_from_row).collect()
     }
 
+    /// Promotes pending key `kid` to active and turns the current active key
+    /// into a retiring one, in one transaction. Returns `false` (and changes
+    /// nothing) when `kid` is no longer pending: another instance did it.
+    pub async fn activate_key(&self, kid: &str, retire_at: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let promoted = sqlx::query(
+            "UPDATE signing_keys SET state = 'active' WHERE kid = $1 AND state = 'pending'",
+        )
+        .bind(kid)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if promoted != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE signing_keys SET state = 'retiring', retire_at = $1 \
+             WHERE state = 'active' AND kid <> $2",
+        )
+        .bind(retire_at)
+        .bind(kid)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Retires every retiring key whose `retire_at` has passed and destroys
+    /// its private key. Returns how many were retired.
+    pub async fn retire_keys(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE signing_keys SET state = 'retired', private_key = NULL \
+             WHERE state = 'retiring' AND retire_at <= $1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(done)
+    }
+
     /// Adds to the signed-token counters (flushed periodically).
     pub async fn add_signed_count(&self, kid: &str, delta: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE signing_keys SET signed_count = signed_count + $1 WHERE kid = $2")

@@ -18,6 +18,7 @@ pub struct TestApp {
     pub issuer_url: String,
     pub db_path: PathBuf,
     pub store: Store,
+    pub state: actix_web::web::Data<issuer::AppState>,
     pub http: reqwest::Client,
     handle: ServerHandle,
     join: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -65,6 +66,7 @@ pub async fn spawn_with(
         .await
         .expect("issuer starts");
     let store = app.store().clone();
+    let state = app.state();
     let handle = app.handle();
     let join = tokio::spawn(app.run());
     let http = reqwest::Client::builder()
@@ -77,6 +79,7 @@ pub async fn spawn_with(
         issuer_url,
         db_path: dir.join("issuer.db"),
         store,
+        state,
         http,
         handle,
         join,

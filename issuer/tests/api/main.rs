@@ -9,5 +9,6 @@ mod discovery;
 mod helpers;
 mod jwks;
 mod restart;
+mod rotation;
 mod token;
 mod token_errors;
