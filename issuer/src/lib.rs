@@ -11,7 +11,8 @@
 //!   discovery, `/healthz`, `/readyz`, `/metrics`.
 //! - [`keys`]: key generation, AES-256-GCM encryption at rest, the in-memory
 //!   key set and token signing ([`keys::SigningKey::sign`]).
-//! - [`lifecycle`]: loading/creating keys at start-up, the KEK.
+//! - [`lifecycle`]: the KEK; loading/creating keys at start-up; scheduled
+//!   transitions pending → active → retiring → retired.
 //! - [`store`]: the sqlx `AnyPool` store (SQLite or PostgreSQL) and migrations.
 //! - [`password`]: Argon2id hashing on the blocking pool.
 //! - [`throttle`]: failed-login sliding windows.
@@ -58,6 +59,16 @@
 //! - `scope` and `audience` requests are space-separated; asking for anything
 //!   outside the allowed set is `invalid_scope`. Without a request the token
 //!   carries everything allowed. A token always has at least one audience.
+//!
+//! # Keys
+//!
+//! The first start creates the active key and a pending successor that
+//! activates one rotation period later (`ISSUER_KEY_ROTATION_PERIOD`), so it
+//! is in the JWKS long before it signs. At `activate_at` every instance
+//! switches by its own clock; the previous key stays published as
+//! `retiring` for the access-token lifetime + 60 s + the JWKS max-age, then
+//! is retired and its private key destroyed. `kid` is the RFC 7638
+//! thumbprint. `issuer keys list` shows the states.
 //!
 //! # Security notes
 //!
