@@ -84,7 +84,28 @@ async fn handle(
         request_id: &request_id.0,
     };
 
-    let client = authenticate_client(req, &form, state).await?;
+    let client = match authenticate_client(req, &form, state).await {
+        Ok(client) => client,
+        Err(err) => {
+            if err == TokenError::InvalidClient {
+                // The claimed id only when it is a plain identifier.
+                let claimed = form
+                    .get("client_id")
+                    .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic()));
+                let event = AuditEvent {
+                    kind: "client_auth_failed",
+                    client: claimed,
+                    ip: Some(&ip),
+                    request_id: Some(&request_id.0),
+                    ..AuditEvent::default()
+                };
+                if let Err(e) = state.store.audit(&event).await {
+                    tracing::error!(error = %e, "writing audit event failed");
+                }
+            }
+            return Err(err);
+        }
+    };
     span.record("client_id", client.id.as_str());
 
     let issued = match grant {

@@ -123,6 +123,8 @@ async fn wrong_client_secret_is_401_with_basic_challenge() {
         .await;
     let (headers, body) = expect_oauth_error(res, 401, "invalid_client").await;
     assert_eq!(headers["www-authenticate"], r#"Basic realm="issuer""#);
+    let events = app.store.audit_kinds(5).await.unwrap();
+    assert_eq!(events[0].0, "client_auth_failed");
     assert!(!body.contains("not-the-secret"));
     // Form credentials and an unknown client get the same answer.
     let res = app
