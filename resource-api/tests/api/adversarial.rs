@@ -1,0 +1,486 @@
+//! Hostile input through HTTP. Every answer is 400/401/403/413/431, never a
+//! 5xx, and never echoes the token.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, RsaKeyPair};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared::jwk::Jwk;
+
+use crate::helpers::{TestResource, challenge, resource_settings, spawn_issuer, spawn_resource};
+
+/// A token issuer the test controls completely: its key signs whatever the
+/// test asks, and it counts requests that are not for its keys (a `jku` or
+/// `x5u` target must receive none).
+struct Forge {
+    url: String,
+    key: RsaKeyPair,
+    jwk: Jwk,
+    stray_requests: Arc<AtomicUsize>,
+}
+
+impl Forge {
+    async fn start() -> Forge {
+        let key = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let (n, e) = modulus_and_exponent(&key);
+        let jwk = Jwk::rsa_signing(&n, &e);
+        let stray_requests = Arc::new(AtomicUsize::new(0));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let (doc, jwks) = (
+            json!({ "issuer": url, "jwks_uri": format!("{url}/jwks.json") }),
+            json!({ "keys": [jwk] }),
+        );
+        let stray = stray_requests.clone();
+        let server = HttpServer::new(move || {
+            let (doc, jwks, stray) = (doc.clone(), jwks.clone(), stray.clone());
+            App::new()
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(move || {
+                        let doc = doc.clone();
+                        async move { HttpResponse::Ok().json(doc) }
+                    }),
+                )
+                .route(
+                    "/jwks.json",
+                    web::get().to(move || {
+                        let jwks = jwks.clone();
+                        async move { HttpResponse::Ok().json(jwks) }
+                    }),
+                )
+                .default_service(web::to(move || {
+                    stray.fetch_add(1, Ordering::SeqCst);
+                    async { HttpResponse::Ok().json(json!({ "keys": [] })) }
+                }))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        Forge {
+            url,
+            key,
+            jwk,
+            stray_requests,
+        }
+    }
+
+    fn kid(&self) -> &str {
+        self.jwk.kid.as_deref().unwrap()
+    }
+
+    fn header(&self) -> Value {
+        json!({ "alg": "RS256", "typ": "at+jwt", "kid": self.kid() })
+    }
+
+    fn claims(&self) -> Value {
+        let now = shared::now_unix();
+        json!({
+            "iss": self.url, "sub": "mallory", "aud": "orders", "exp": now + 600,
+            "iat": now, "nbf": now, "jti": "j1", "client_id": "cli", "scope": "items:read",
+        })
+    }
+
+    /// `header.payload.signature` with the given RSA padding over raw JSON text.
+    fn sign_raw(
+        &self,
+        header: &str,
+        claims: &str,
+        alg: &'static dyn signature::RsaEncoding,
+    ) -> String {
+        let input = format!(
+            "{}.{}",
+            shared::b64::encode(header),
+            shared::b64::encode(claims)
+        );
+        let mut sig = vec![0; self.key.public_modulus_len()];
+        self.key
+            .sign(alg, &SystemRandom::new(), input.as_bytes(), &mut sig)
+            .unwrap();
+        format!("{input}.{}", shared::b64::encode(sig))
+    }
+
+    fn sign(&self, header: &Value, claims: &Value) -> String {
+        self.sign_raw(
+            &header.to_string(),
+            &claims.to_string(),
+            &signature::RSA_PKCS1_SHA256,
+        )
+    }
+
+    fn with_claim(&self, name: &str, value: Value) -> String {
+        let mut claims = self.claims();
+        claims[name] = value;
+        self.sign(&self.header(), &claims)
+    }
+
+    fn with_header(&self, name: &str, value: Value) -> String {
+        let mut header = self.header();
+        header[name] = value;
+        self.sign(&header, &self.claims())
+    }
+
+    fn without_claim(&self, name: &str) -> String {
+        let mut claims = self.claims();
+        claims.as_object_mut().unwrap().remove(name);
+        self.sign(&self.header(), &claims)
+    }
+}
+
+/// Big-endian modulus and exponent from the DER `RSAPublicKey`
+/// (SEQUENCE { INTEGER n, INTEGER e }).
+fn modulus_and_exponent(key: &RsaKeyPair) -> (Vec<u8>, Vec<u8>) {
+    use aws_lc_rs::signature::KeyPair;
+    let der = key.public_key().as_ref();
+    fn read(der: &[u8]) -> (usize, usize) {
+        // returns (header length, content length) of the TLV at der[0]
+        let first = der[1] as usize;
+        if first < 0x80 {
+            (2, first)
+        } else {
+            let n = first & 0x7f;
+            let len = der[2..2 + n]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+            (2 + n, len)
+        }
+    }
+    let (h, _) = read(der);
+    let body = &der[h..];
+    let (nh, nl) = read(body);
+    let n = body[nh..nh + nl].to_vec();
+    let rest = &body[nh + nl..];
+    let (eh, el) = read(rest);
+    (n, rest[eh..eh + el].to_vec())
+}
+
+fn hs256(secret: &[u8], header: &Value, claims: &Value) -> String {
+    use aws_lc_rs::hmac;
+    let input = format!(
+        "{}.{}",
+        shared::b64::encode(header.to_string()),
+        shared::b64::encode(claims.to_string())
+    );
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), input.as_bytes());
+    format!("{input}.{}", shared::b64::encode(tag.as_ref()))
+}
+
+fn unsigned(header: &Value, claims: &Value) -> String {
+    format!(
+        "{}.{}.",
+        shared::b64::encode(header.to_string()),
+        shared::b64::encode(claims.to_string())
+    )
+}
+
+/// Sends `token` and checks the answer is a clean refusal that echoes nothing.
+async fn assert_refused(service: &TestResource, case: &str, token: &str) {
+    let res = service.get("/v1/me", Some(token)).await;
+    let status = res.status();
+    let www = challenge(&res);
+    let body = res.text().await.unwrap_or_default();
+    assert!(
+        [400, 401, 403, 413, 431].contains(&status.as_u16()),
+        "{case}: status {status}"
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        assert!(www.contains("error=\"invalid_token\""), "{case}: {www}");
+    }
+    let tail = &token[token.len().saturating_sub(16)..];
+    assert!(
+        !body.contains(tail) && !www.contains(tail),
+        "{case}: token echoed"
+    );
+}
+
+#[tokio::test]
+async fn forged_and_malformed_tokens_are_each_refused() {
+    let forge = Forge::start().await;
+    let mut settings = resource_settings(&forge.url, "orders");
+    settings.jwks_url = Some(format!("{}/jwks.json", forge.url));
+    let orders = spawn_resource(settings).await;
+
+    let good = forge.sign(&forge.header(), &forge.claims());
+    assert_eq!(
+        orders.get("/v1/me", Some(&good)).await.status(),
+        StatusCode::OK,
+        "control"
+    );
+
+    let claims = forge.claims();
+    let attacker = Forge::start().await;
+    let stray_target = format!("{}/keys", attacker.url);
+    let now = shared::now_unix();
+    let jwk_json = serde_json::to_vec(&forge.jwk).unwrap();
+    let n_bytes = shared::b64::decode(forge.jwk.n.as_deref().unwrap()).unwrap();
+    let good_parts: Vec<&str> = good.split('.').collect();
+
+    let mut cases: Vec<(&str, String)> = vec![
+        ("alg none", unsigned(&json!({"alg":"none","typ":"at+jwt","kid":forge.kid()}), &claims)),
+        ("alg None", unsigned(&json!({"alg":"None","typ":"at+jwt","kid":forge.kid()}), &claims)),
+        ("alg NONE", unsigned(&json!({"alg":"NONE","typ":"at+jwt","kid":forge.kid()}), &claims)),
+        ("HS256 keyed with the JWK", hs256(&jwk_json, &json!({"alg":"HS256","typ":"at+jwt","kid":forge.kid()}), &claims)),
+        ("HS256 keyed with n", hs256(&n_bytes, &json!({"alg":"HS256","typ":"at+jwt","kid":forge.kid()}), &claims)),
+        ("RS384 with the right key", forge.sign_raw(
+            &json!({"alg":"RS384","typ":"at+jwt","kid":forge.kid()}).to_string(),
+            &claims.to_string(), &signature::RSA_PKCS1_SHA384)),
+        ("PS256 with the right key", forge.sign_raw(
+            &json!({"alg":"PS256","typ":"at+jwt","kid":forge.kid()}).to_string(),
+            &claims.to_string(), &signature::RSA_PSS_SHA256)),
+        ("RS256 header, RS384 signature", forge.sign_raw(
+            &forge.header().to_string(), &claims.to_string(), &signature::RSA_PKCS1_SHA384)),
+        ("embedded jwk", attacker.sign(
+            &json!({"alg":"RS256","typ":"at+jwt","kid":attacker.kid(),"jwk":attacker.jwk}),
+            &claims)),
+        ("jku to a listener", forge.with_header("jku", json!(stray_target))),
+        ("x5u to a listener", forge.with_header("x5u", json!(stray_target))),
+        ("x5c", forge.with_header("x5c", json!(["MIIB"]))),
+        ("kid path traversal", forge.with_header("kid", json!("../../../../etc/passwd"))),
+        ("kid a number", forge.with_header("kid", json!(42))),
+        ("kid missing", {
+            let mut h = forge.header();
+            h.as_object_mut().unwrap().remove("kid");
+            forge.sign(&h, &claims)
+        }),
+        ("crit present", forge.with_header("crit", json!(["exp"]))),
+        ("typ JWT", forge.with_header("typ", json!("JWT"))),
+        ("exp a string", forge.with_claim("exp", json!((now + 600).to_string()))),
+        ("aud a number", forge.with_claim("aud", json!(7))),
+        ("expired", forge.with_claim("exp", json!(now - 120))),
+        ("not yet valid", forge.with_claim("nbf", json!(now + 120))),
+        ("wrong iss", forge.with_claim("iss", json!("http://evil.example"))),
+        ("wrong aud", forge.with_claim("aud", json!("billing"))),
+        ("aud array without ours", forge.with_claim("aud", json!(["billing", "x"]))),
+        ("missing aud", forge.without_claim("aud")),
+        ("missing exp", forge.without_claim("exp")),
+        ("duplicate alg in header", forge.sign_raw(
+            &format!(r#"{{"alg":"RS256","typ":"at+jwt","kid":"{}","alg":"none"}}"#, forge.kid()),
+            &claims.to_string(), &signature::RSA_PKCS1_SHA256)),
+        ("duplicate aud in payload", forge.sign_raw(
+            &forge.header().to_string(),
+            &format!(r#"{{"iss":"{}","sub":"m","aud":"billing","aud":"orders","exp":{},"iat":{now},"jti":"j","client_id":"c","scope":""}}"#,
+                forge.url, now + 600),
+            &signature::RSA_PKCS1_SHA256)),
+        ("padded payload", format!("{}.{}=.{}", good_parts[0], good_parts[1], good_parts[2])),
+        ("non-canonical signature", {
+            let sig = good_parts[2];
+            let last = sig.chars().last().unwrap();
+            // 256-byte signature: the last character carries 4 unused bits.
+            let swapped = if last == 'B' { 'C' } else { 'B' };
+            format!("{}.{}.{}{}", good_parts[0], good_parts[1], &sig[..sig.len() - 1], swapped)
+        }),
+        ("two segments", format!("{}.{}", good_parts[0], good_parts[1])),
+        ("four segments", format!("{good}.{}", good_parts[2])),
+        ("signature of another token", format!("{}.{}.{}", good_parts[0], shared::b64::encode(claims.to_string() + " "), good_parts[2])),
+    ];
+    cases.push(("a 1 MB token", "A".repeat(1 << 20)));
+
+    for (case, token) in &cases {
+        assert_refused(&orders, case, token).await;
+    }
+    assert_eq!(
+        attacker.stray_requests.load(Ordering::SeqCst),
+        0,
+        "jku/x5u were followed"
+    );
+    assert_eq!(forge.stray_requests.load(Ordering::SeqCst), 0);
+    // The real token still works after all that.
+    assert_eq!(
+        orders.get("/v1/me", Some(&good)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn malformed_authorization_headers_are_bad_requests() {
+    let issuer = spawn_issuer(Duration::from_secs(600)).await;
+    let orders = spawn_resource(resource_settings(&issuer.url, "orders")).await;
+    let token = issuer.token("bob", "items:read", "orders").await;
+    let url = format!("{}/v1/me", orders.url);
+
+    // The scheme is case-insensitive.
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let res = orders
+            .http
+            .get(&url)
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{scheme}");
+    }
+    for (case, value) in [
+        ("scheme only", "Bearer".to_owned()),
+        ("scheme and space", "Bearer ".to_owned()),
+        ("two tokens", format!("Bearer {token} {token}")),
+        ("illegal characters", "Bearer abc$def".to_owned()),
+    ] {
+        let res = orders
+            .http
+            .get(&url)
+            .header("authorization", value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{case}");
+        assert!(
+            challenge(&res).contains("error=\"invalid_request\""),
+            "{case}"
+        );
+    }
+    // The token sent twice: two headers, or header plus query parameter.
+    let res = orders
+        .http
+        .get(&url)
+        .header("authorization", format!("Bearer {token}"))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "two headers");
+    let res = orders
+        .http
+        .get(format!("{url}?access_token={token}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "header and query");
+    // Another scheme is no bearer credentials at all.
+    let res = orders
+        .http
+        .get(&url)
+        .basic_auth("bob", Some("pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(challenge(&res), "Bearer realm=\"orders\"");
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_kids_costs_the_issuer_at_most_one_fetch() {
+    let issuer = spawn_issuer(Duration::from_secs(600)).await;
+    let orders = spawn_resource(resource_settings(&issuer.url, "orders")).await;
+    let token = issuer.token("bob", "items:read", "orders").await;
+    assert_eq!(
+        orders.get("/v1/me", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+    let before = issuer.jwks_fetches().await;
+
+    // Same claims and signature, a different random kid each time.
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut statuses = Vec::new();
+    for chunk in 0..20 {
+        let batch = (0..50).map(|i| {
+            let header = json!({"alg":"RS256","typ":"at+jwt","kid":format!("unknown-{chunk}-{i}-{}", shared::now_unix())});
+            let forged = format!("{}.{}.{}", shared::b64::encode(header.to_string()), parts[1], parts[2]);
+            let orders = &orders;
+            async move { orders.get("/v1/me", Some(&forged)).await.status() }
+        });
+        statuses.extend(futures_util::future::join_all(batch).await);
+        // A known key keeps verifying in the middle of the flood.
+        assert_eq!(
+            orders.get("/v1/me", Some(&token)).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(statuses.len(), 1000);
+    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED));
+    let fetched = issuer.jwks_fetches().await - before;
+    assert!(
+        fetched <= 1,
+        "{fetched} JWKS fetches for 1,000 unknown kids inside one cooldown"
+    );
+}
+
+#[tokio::test]
+async fn huge_headers_and_bodies_are_refused_quickly_without_growing_memory() {
+    let issuer = spawn_issuer(Duration::from_secs(600)).await;
+    let orders = spawn_resource(resource_settings(&issuer.url, "orders")).await;
+    let token = issuer.token("alice", "items:write", "orders").await;
+    let rss_before = rss_kib();
+
+    for _ in 0..5 {
+        let started = Instant::now();
+        let res = orders
+            .http
+            .get(format!("{}/v1/me", orders.url))
+            .header("x-padding", "a".repeat(1 << 20))
+            .send()
+            .await;
+        // actix answers 431 or closes the connection; both are refusals.
+        if let Ok(res) = res {
+            assert_eq!(res.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        let started = Instant::now();
+        let res = orders
+            .http
+            .post(format!("{}/v1/items", orders.url))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(vec![b' '; 10 << 20])
+            .send()
+            .await;
+        if let Ok(res) = res {
+            assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            let body = res.text().await.unwrap_or_default();
+            assert!(!body.contains(&token));
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    let grown = rss_kib().saturating_sub(rss_before);
+    // Five 10 MB bodies and five 1 MB headers were sent; none was buffered whole.
+    assert!(grown < 24 * 1024, "RSS grew by {grown} KiB");
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn item_bodies_are_validated() {
+    let issuer = spawn_issuer(Duration::from_secs(600)).await;
+    let orders = spawn_resource(resource_settings(&issuer.url, "orders")).await;
+    let token = issuer.token("alice", "items:write", "orders").await;
+    let post = |body: String| {
+        orders
+            .http
+            .post(format!("{}/v1/items", orders.url))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    for body in [
+        "not json".to_owned(),
+        r#"{"name":""}"#.to_owned(),
+        r#"{"name":7}"#.to_owned(),
+        r#"{"name":"x","admin":true}"#.to_owned(),
+        format!(r#"{{"name":"{}"}}"#, "n".repeat(101)),
+    ] {
+        let res = post(body.clone()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        let json: Value = res.json().await.unwrap();
+        assert_eq!(json["error"], "invalid_request");
+    }
+    assert_eq!(
+        post(r#"{"name":"ok"}"#.into()).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+}
