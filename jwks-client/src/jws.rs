@@ -65,10 +65,10 @@ pub(crate) struct Segments<'a> {
 /// must be non-empty (an empty signature, as `alg: none` would have, is
 /// refused later, after the header has said why).
 pub(crate) fn split(token: &str) -> Result<Segments<'_>, VerifyError> {
-    let bytes = token.as_bytes();
-    let first = memchr(b'.', bytes, 0).ok_or(VerifyError::Malformed)?;
-    let second = memchr(b'.', bytes, first + 1).ok_or(VerifyError::Malformed)?;
-    if memchr(b'.', bytes, second + 1).is_some() {
+    // `str::find` with a char uses the library's vectorised memchr.
+    let first = token.find('.').ok_or(VerifyError::Malformed)?;
+    let second = first + 1 + token[first + 1..].find('.').ok_or(VerifyError::Malformed)?;
+    if token[second + 1..].contains('.') {
         return Err(VerifyError::Malformed);
     }
     let header = &token[..first];
@@ -83,14 +83,6 @@ pub(crate) fn split(token: &str) -> Result<Segments<'_>, VerifyError> {
         signing_input: &token[..second],
         signature,
     })
-}
-
-fn memchr(needle: u8, haystack: &[u8], from: usize) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .iter()
-        .position(|b| *b == needle)
-        .map(|p| p + from)
 }
 
 /// Decodes strict base64url into `stack` when it fits, else into `heap`.
@@ -156,7 +148,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 /// `jku`/`x5u`/`jwk`/`x5c`, an RSA algorithm this crate knows (`none` and
 /// HMAC are refused whatever their case), and a bounded `kid` if present.
 pub(crate) fn parse_header(segment: &str) -> Result<Header, VerifyError> {
-    let mut stack = [0u8; 1024];
+    let mut stack = [0u8; 384];
     let mut heap = Vec::new();
     let json = decode_segment(segment, &mut stack, &mut heap)?;
     ensure_object(json, VerifyError::InvalidHeader)?;
@@ -217,20 +209,34 @@ pub(crate) struct RawClaims {
 /// Parses the payload segment into claims (before the signature is checked:
 /// only to choose the issuer; nothing is trusted until it verifies).
 pub(crate) fn parse_claims(segment: &str) -> Result<RawClaims, VerifyError> {
-    let mut stack = [0u8; 2048];
+    let mut stack = [0u8; 1024];
     let mut heap = Vec::new();
     let json = decode_segment(segment, &mut stack, &mut heap)?;
     ensure_object(json, VerifyError::InvalidClaims)?;
     serde_json::from_slice(json).map_err(|e| json_error(&e, VerifyError::InvalidClaims))
 }
 
-/// Decodes the signature segment (strict base64url, at most 1024 bytes:
-/// RSA-8192).
-pub(crate) fn decode_signature(segment: &str) -> Result<Vec<u8>, VerifyError> {
+/// Cheap shape check of the signature segment before any key lookup: not
+/// empty and not longer than an RSA-8192 signature.
+pub(crate) fn check_signature_shape(segment: &str) -> Result<(), VerifyError> {
     if segment.is_empty() || segment.len() > 1366 {
         return Err(VerifyError::BadSignature);
     }
-    shared::b64::decode(segment).map_err(|_| VerifyError::BadBase64)
+    Ok(())
+}
+
+/// Decodes the signature (strict base64url, into a stack buffer) and
+/// verifies it over the signing input with `key`.
+pub(crate) fn verify_signature(
+    key: &crate::keys::VerifyingKey,
+    alg: Algorithm,
+    segments: &Segments<'_>,
+) -> Result<(), VerifyError> {
+    check_signature_shape(segments.signature)?;
+    let mut stack = [0u8; 1024];
+    let mut heap = Vec::new();
+    let signature = decode_segment(segments.signature, &mut stack, &mut heap)?;
+    key.verify(alg, segments.signing_input.as_bytes(), signature)
 }
 
 /// serde derives accept a JSON array for a struct; a JOSE header or claim

@@ -98,7 +98,6 @@ pub fn verify_with_key(
     let header = jws::parse_header(segments.header)?;
     let raw = jws::parse_claims(segments.payload)?;
     policy.check_header(&header)?;
-    let signature = jws::decode_signature(segments.signature)?;
-    key.verify(header.alg, segments.signing_input.as_bytes(), &signature)?;
+    jws::verify_signature(key, header.alg, &segments)?;
     policy.check_claims(raw, shared::now_unix())
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
-use tracing::Instrument as _;
 
 use crate::cache::{IssuerState, KeySet, SetExpiry};
 use crate::config::{
@@ -198,11 +197,7 @@ impl Verifier {
     /// signature with a cached key, then `exp`/`nbf`/`iat`, `aud` and the
     /// required claims. Never contacts an issuer on a warm cache.
     pub async fn verify(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
-        let result = self
-            .inner
-            .verify(token)
-            .instrument(tracing::debug_span!("verify_token"))
-            .await;
+        let result = self.inner.verify(token).await;
         match &result {
             Ok(_) => Metrics::inc(&self.inner.metrics.verifications_ok),
             Err(e) => {
@@ -288,7 +283,11 @@ impl Inner {
         if token.len() > self.max_token_bytes {
             return Err(VerifyError::TokenTooLarge);
         }
-        if let Some(claims) = self.cached_result(token).await? {
+        // Rarely-taken or optional paths are boxed so the hot future stays
+        // small (it is moved on every call).
+        if self.results.is_some()
+            && let Some(claims) = Box::pin(self.cached_result(token)).await?
+        {
             return Ok(claims);
         }
         let segments = jws::split(token)?;
@@ -303,9 +302,9 @@ impl Inner {
             .ok_or(VerifyError::UnknownIssuer)?;
         let policy = &self.issuers[idx].policy;
         policy.check_header(&header)?;
-        let signature = jws::decode_signature(segments.signature)?;
+        jws::check_signature_shape(segments.signature)?;
         let key = self.key_for(idx, kid).await?;
-        key.verify(header.alg, segments.signing_input.as_bytes(), &signature)?;
+        jws::verify_signature(&key, header.alg, &segments)?;
         let claims = Arc::new(policy.check_claims(raw, shared::now_unix())?);
         if let Some(results) = &self.results {
             let entry = CachedResult {
@@ -362,11 +361,17 @@ impl Inner {
         idx: usize,
         kid: &str,
     ) -> Result<Arc<VerifyingKey>, VerifyError> {
-        let set = self.current_set(idx).await?;
+        let set = match self.sets.get(&idx).await {
+            Some(set) => {
+                self.observe(idx, &set);
+                set
+            }
+            None => Box::pin(self.current_set(idx)).await?,
+        };
         if let Some(key) = set.keys.get(kid) {
             return Ok(key.clone());
         }
-        self.unknown_kid(idx, kid).await
+        Box::pin(self.unknown_kid(idx, kid)).await
     }
 
     pub(crate) fn now_ms(&self) -> u64 {

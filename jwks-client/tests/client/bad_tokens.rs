@@ -396,7 +396,7 @@ async fn hostile_and_broken_tokens_are_refused_with_specific_errors() {
 
 fn pad(segment: &str) -> String {
     let mut s = segment.to_owned();
-    while s.len() % 4 != 0 {
+    while !s.len().is_multiple_of(4) {
         s.push('=');
     }
     if s.len() == segment.len() {

@@ -3,6 +3,7 @@
 
 mod bad_tokens;
 mod cache;
+#[cfg(feature = "actix")]
 mod extractor;
 mod rfc7515;
 mod support;
