@@ -61,6 +61,24 @@ pub struct ThrottleConfig {
     pub window: Duration,
 }
 
+/// Refresh-token lifetimes and delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshConfig {
+    /// `ISSUER_REFRESH_TOKEN_IDLE_TTL`: a token unused this long expires
+    /// (default 14d, 1s..365d).
+    pub idle_ttl: Duration,
+    /// `ISSUER_REFRESH_TOKEN_ABSOLUTE_TTL`: a family (login) ends this long
+    /// after the login however it is used (default 90d, 1s..3650d).
+    pub absolute_ttl: Duration,
+    /// `ISSUER_REFRESH_GRACE`: how long the immediate predecessor of the
+    /// newest token may be retried, answering with the same successor
+    /// (default 0, at most 60s).
+    pub grace: Duration,
+    /// `ISSUER_REFRESH_COOKIE`: deliver refresh tokens in an `HttpOnly`
+    /// cookie instead of the response body (default false).
+    pub cookie: bool,
+}
+
 /// The issuer's configuration. See the crate docs for the variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -84,6 +102,8 @@ pub struct Config {
     pub rotation_period: Duration,
     /// Login throttling.
     pub throttle: ThrottleConfig,
+    /// Refresh tokens.
+    pub refresh: RefreshConfig,
     /// `ISSUER_WORKERS`: HTTP worker threads (default: available cores).
     pub workers: usize,
     /// `ISSUER_MAX_CONNECTIONS`: open HTTP connections per worker (default 10000).
@@ -112,6 +132,12 @@ impl Default for Config {
                 max_failures_per_user: 5,
                 max_failures_per_ip: 20,
                 window: Duration::from_secs(300),
+            },
+            refresh: RefreshConfig {
+                idle_ttl: Duration::from_secs(14 * 86_400),
+                absolute_ttl: Duration::from_secs(90 * 86_400),
+                grace: Duration::ZERO,
+                cookie: false,
             },
             workers: cores,
             max_connections: 10_000,
@@ -233,6 +259,38 @@ impl Config {
             )?,
         };
 
+        let refresh = RefreshConfig {
+            idle_ttl: env.duration(
+                "ISSUER_REFRESH_TOKEN_IDLE_TTL",
+                d.refresh.idle_ttl,
+                secs(1),
+                secs(365 * 86_400),
+            )?,
+            absolute_ttl: env.duration(
+                "ISSUER_REFRESH_TOKEN_ABSOLUTE_TTL",
+                d.refresh.absolute_ttl,
+                secs(1),
+                secs(3650 * 86_400),
+            )?,
+            grace: env.duration(
+                "ISSUER_REFRESH_GRACE",
+                d.refresh.grace,
+                Duration::ZERO,
+                secs(60),
+            )?,
+            cookie: match env.optional("ISSUER_REFRESH_COOKIE") {
+                None => d.refresh.cookie,
+                Some(v) if v == "true" || v == "1" => true,
+                Some(v) if v == "false" || v == "0" => false,
+                Some(_) => {
+                    return Err(ConfigError::new(
+                        "ISSUER_REFRESH_COOKIE",
+                        "expected true or false",
+                    ));
+                }
+            },
+        };
+
         let workers = positive(env, "ISSUER_WORKERS", d.workers)?;
         let max_connections = positive(env, "ISSUER_MAX_CONNECTIONS", d.max_connections)?;
         let db_max_connections = positive(env, "ISSUER_DB_MAX_CONNECTIONS", d.db_max_connections)?;
@@ -267,6 +325,7 @@ impl Config {
             key_bits,
             rotation_period,
             throttle,
+            refresh,
             workers,
             max_connections,
             db_max_connections,
@@ -339,6 +398,9 @@ mod tests {
             ("ISSUER_URL", "ftp://x"),
             ("ISSUER_LOG_FORMAT", "xml"),
             ("ISSUER_WORKERS", "0"),
+            ("ISSUER_REFRESH_GRACE", "61s"),
+            ("ISSUER_REFRESH_TOKEN_IDLE_TTL", "0"),
+            ("ISSUER_REFRESH_COOKIE", "yes"),
         ] {
             let err = Config::from_reader(&EnvReader::from_map([(var, value)])).err();
             assert_eq!(err.map(|e| e.var), Some(var.to_owned()), "{var}={value}");

@@ -81,10 +81,12 @@ impl TokenError {
         match self {
             TokenError::InvalidRequest(d) => d.clone(),
             TokenError::InvalidClient => "client authentication failed".into(),
-            TokenError::InvalidGrant => "invalid username or password".into(),
+            TokenError::InvalidGrant => {
+                "invalid username or password, or invalid refresh token".into()
+            }
             TokenError::UnauthorizedClient(d) | TokenError::InvalidScope(d) => (*d).into(),
             TokenError::UnsupportedGrantType => {
-                "supported grant types: password, client_credentials".into()
+                "supported grant types: password, client_credentials, refresh_token".into()
             }
             TokenError::PayloadTooLarge => "request body exceeds 64 KiB".into(),
             TokenError::Throttled(_) => "too many failed logins; retry later".into(),

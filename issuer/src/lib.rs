@@ -92,6 +92,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod metrics;
 pub mod password;
+pub mod refresh;
 pub mod routes;
 pub mod startup;
 pub mod store;

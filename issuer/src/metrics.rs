@@ -5,6 +5,9 @@
 //! - `issuer_tokens_issued_total{grant}`.
 //! - `issuer_login_failures_total{reason}`.
 //! - `issuer_token_signing_seconds`: time to sign one token.
+//! - `issuer_refresh_rotations_total`: refresh tokens rotated.
+//! - `issuer_refresh_reuse_detected_total`: rotated tokens presented again
+//!   (each revokes a family).
 
 use std::sync::Arc;
 
@@ -48,6 +51,8 @@ struct Inner {
     tokens: Family<GrantLabels, Counter>,
     login_failures: Family<ReasonLabels, Counter>,
     signing: Histogram,
+    refresh_rotations: Counter,
+    refresh_reuse: Counter,
 }
 
 impl Default for Metrics {
@@ -84,6 +89,18 @@ impl Metrics {
             "Time to sign one access token",
             signing.clone(),
         );
+        let refresh_rotations = Counter::default();
+        let refresh_reuse = Counter::default();
+        registry.register(
+            "refresh_rotations",
+            "Refresh tokens rotated",
+            refresh_rotations.clone(),
+        );
+        registry.register(
+            "refresh_reuse_detected",
+            "Rotated refresh tokens presented again (family revoked)",
+            refresh_reuse.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -91,6 +108,8 @@ impl Metrics {
                 tokens,
                 login_failures,
                 signing,
+                refresh_rotations,
+                refresh_reuse,
             }),
         }
     }
@@ -107,6 +126,14 @@ impl Metrics {
             .login_failures
             .get_or_create(&ReasonLabels { reason })
             .inc();
+    }
+
+    pub fn refresh_rotated(&self) {
+        self.inner.refresh_rotations.inc();
+    }
+
+    pub fn refresh_reuse_detected(&self) {
+        self.inner.refresh_reuse.inc();
     }
 
     pub fn observe_signing(&self, seconds: f64) {

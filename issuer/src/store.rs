@@ -1,10 +1,11 @@
-//! The issuer's database: users, clients, signing keys and audit events.
+//! The issuer's database: users, clients, signing keys, refresh-token
+//! families and audit events.
 //!
 //! One [`sqlx::AnyPool`] serves SQLite (the default, a file created on first
 //! use, WAL journal, 5 s busy timeout) and PostgreSQL with the same queries.
 //! Queries use `$n` placeholders in order, which both accept. Lists (roles,
 //! scopes, audiences) are stored as space-separated text, times as Unix
-//! seconds, booleans as 0/1.
+//! seconds (refresh tables: milliseconds, columns ending `_ms`), booleans as 0/1.
 //!
 //! Migrations are embedded SQL files under `migrations/{sqlite,postgres}`,
 //! applied by sqlx's [`Migrator`] at start-up and before every CLI command.
@@ -91,6 +92,60 @@ pub struct StoredKey {
     pub signed_count: i64,
 }
 
+/// A refresh-token family: one login session. Times are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshFamily {
+    pub id: String,
+    pub subject: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub audiences: Vec<String>,
+    pub created_ms: i64,
+    pub last_used_ms: i64,
+    /// The absolute lifetime.
+    pub expires_ms: i64,
+    pub revoked_ms: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+impl RefreshFamily {
+    /// `active`, `expired` or `revoked` at `now_ms`.
+    pub fn state(&self, now_ms: i64) -> &'static str {
+        if self.revoked_ms.is_some() {
+            "revoked"
+        } else if self.expires_ms <= now_ms {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+}
+
+/// A stored refresh token (only its hash) with its family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub hash: String,
+    pub family: RefreshFamily,
+    pub parent: Option<String>,
+    pub issued_ms: i64,
+    /// The idle lifetime, capped by the family's absolute lifetime.
+    pub expires_ms: i64,
+    pub used_ms: Option<i64>,
+    /// Hash of the token that replaced this one.
+    pub successor: Option<String>,
+    /// The successor sealed under the KEK, during the grace window only.
+    pub successor_sealed: Option<Vec<u8>>,
+}
+
+/// The replacement written by [`Store::rotate_refresh`].
+#[derive(Debug, Clone)]
+pub struct NewRefresh<'a> {
+    pub hash: &'a str,
+    pub expires_ms: i64,
+    /// The new token sealed for the grace window (`None` without one).
+    pub sealed: Option<&'a [u8]>,
+}
+
 /// One audit record. Never holds a secret.
 #[derive(Debug, Clone, Default)]
 pub struct AuditEvent<'a> {
@@ -109,18 +164,47 @@ pub struct Store {
 }
 
 fn migrator(sqlite: bool) -> Migrator {
-    let sql: &'static str = if sqlite {
-        include_str!("../migrations/sqlite/0001_initial.sql")
+    let files: [(i64, &'static str, &'static str); 2] = if sqlite {
+        [
+            (
+                1,
+                "initial",
+                include_str!("../migrations/sqlite/0001_initial.sql"),
+            ),
+            (
+                2,
+                "refresh tokens",
+                include_str!("../migrations/sqlite/0002_refresh_tokens.sql"),
+            ),
+        ]
     } else {
-        include_str!("../migrations/postgres/0001_initial.sql")
+        [
+            (
+                1,
+                "initial",
+                include_str!("../migrations/postgres/0001_initial.sql"),
+            ),
+            (
+                2,
+                "refresh tokens",
+                include_str!("../migrations/postgres/0002_refresh_tokens.sql"),
+            ),
+        ]
     };
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("initial"),
-        MigrationType::Simple,
-        sql.into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(
+        files
+            .into_iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(name),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
 }
 
 pub(crate) fn join(list: &[String]) -> String {
@@ -336,6 +420,255 @@ impl Store {
         Ok(())
     }
 
+    /// Disables or re-enables a user. Returns whether the user exists.
+    pub async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError> {
+        let n = sqlx::query("UPDATE users SET disabled = $1 WHERE name = $2")
+            .bind(i64::from(disabled))
+            .bind(name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Deletes a user. Returns whether the user existed.
+    pub async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM users WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    // ---- refresh tokens ----
+
+    /// Starts a family (a login) with its first token, in one transaction.
+    pub async fn create_refresh_family(
+        &self,
+        family: &RefreshFamily,
+        token: &NewRefresh<'_>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO refresh_families \
+             (id, subject, client_id, scopes, audiences, created_ms, last_used_ms, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&family.id)
+        .bind(&family.subject)
+        .bind(&family.client_id)
+        .bind(join(&family.scopes))
+        .bind(join(&family.audiences))
+        .bind(family.created_ms)
+        .bind(family.last_used_ms)
+        .bind(family.expires_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, family_id, parent, issued_ms, expires_ms) \
+             VALUES ($1, $2, NULL, $3, $4)",
+        )
+        .bind(token.hash)
+        .bind(&family.id)
+        .bind(family.created_ms)
+        .bind(token.expires_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The token with this hash and its family.
+    pub async fn find_refresh(&self, hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.hash, t.parent, t.issued_ms, t.expires_ms AS token_expires_ms, t.used_ms, \
+             t.successor, t.successor_sealed, f.id, f.subject, f.client_id, f.scopes, f.audiences, \
+             f.created_ms, f.last_used_ms, f.expires_ms, f.revoked_ms, f.revoked_reason \
+             FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+             WHERE t.hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(RefreshToken {
+                hash: row.try_get("hash")?,
+                family: family_from_row(&row)?,
+                parent: row.try_get("parent")?,
+                issued_ms: row.try_get("issued_ms")?,
+                expires_ms: row.try_get("token_expires_ms")?,
+                used_ms: row.try_get("used_ms")?,
+                successor: row.try_get("successor")?,
+                successor_sealed: row.try_get("successor_sealed")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Rotates `parent` to `child` atomically: the conditional update of the
+    /// parent is the first statement (it takes the row lock on PostgreSQL and
+    /// the write lock on SQLite), so of concurrent callers with one token
+    /// exactly one gets `true`. `false`: the token was already used, has
+    /// expired, or its family is revoked or expired; nothing changed.
+    /// Also drops sealed successors in the family older than `seal_before_ms`.
+    pub async fn rotate_refresh(
+        &self,
+        parent: &str,
+        child: &NewRefresh<'_>,
+        now_ms: i64,
+        seal_before_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET used_ms = $1, successor = $2, successor_sealed = $3 \
+             WHERE hash = $4 AND used_ms IS NULL AND expires_ms > $5 \
+             AND EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = refresh_tokens.family_id \
+                         AND f.revoked_ms IS NULL AND f.expires_ms > $6)",
+        )
+        .bind(now_ms)
+        .bind(child.hash)
+        .bind(child.sealed)
+        .bind(parent)
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if won != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let family: String =
+            sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE hash = $1")
+                .bind(parent)
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, family_id, parent, issued_ms, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(child.hash)
+        .bind(&family)
+        .bind(parent)
+        .bind(now_ms)
+        .bind(child.expires_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE refresh_families SET last_used_ms = $1 WHERE id = $2")
+            .bind(now_ms)
+            .bind(&family)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET successor_sealed = NULL \
+             WHERE family_id = $1 AND successor_sealed IS NOT NULL AND used_ms < $2",
+        )
+        .bind(&family)
+        .bind(seal_before_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Revokes a family and drops its sealed successors. Returns whether it
+    /// was live before.
+    pub async fn revoke_family(
+        &self,
+        id: &str,
+        now_ms: i64,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE refresh_families SET revoked_ms = $1, revoked_reason = $2 \
+             WHERE id = $3 AND revoked_ms IS NULL",
+        )
+        .bind(now_ms)
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE refresh_tokens SET successor_sealed = NULL \
+             WHERE family_id = $1 AND successor_sealed IS NOT NULL",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Revokes every live family of a user. Returns how many.
+    pub async fn revoke_user_families(
+        &self,
+        subject: &str,
+        now_ms: i64,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE refresh_families SET revoked_ms = $1, revoked_reason = $2 \
+             WHERE subject = $3 AND revoked_ms IS NULL",
+        )
+        .bind(now_ms)
+        .bind(reason)
+        .bind(subject)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL \
+             AND family_id IN (SELECT id FROM refresh_families WHERE subject = $1)",
+        )
+        .bind(subject)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Families, newest first; only `subject`'s when given.
+    pub async fn list_families(
+        &self,
+        subject: Option<&str>,
+    ) -> Result<Vec<RefreshFamily>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, subject, client_id, scopes, audiences, created_ms, last_used_ms, \
+             expires_ms, revoked_ms, revoked_reason FROM refresh_families \
+             WHERE ($1 IS NULL OR subject = $1) ORDER BY created_ms DESC, id",
+        )
+        .bind(subject)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(family_from_row).collect()
+    }
+
+    /// How many tokens were issued as successors of `parent`.
+    pub async fn refresh_children(&self, parent: &str) -> Result<i64, StoreError> {
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens WHERE parent = $1")
+            .bind(parent)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    /// Drops sealed successors whose grace window ended before `before_ms`.
+    pub async fn purge_sealed_successors(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let n = sqlx::query(
+            "UPDATE refresh_tokens SET successor_sealed = NULL \
+             WHERE successor_sealed IS NOT NULL AND used_ms < $1",
+        )
+        .bind(before_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+
     // ---- audit ----
 
     pub async fn audit(&self, event: &AuditEvent<'_>) -> Result<(), StoreError> {
@@ -383,6 +716,28 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
             .map(|s| split(&s)),
         disabled: row.try_get::<i64, _>("disabled")? != 0,
     })
+}
+
+fn family_from_row(row: &AnyRow) -> Result<RefreshFamily, StoreError> {
+    Ok(RefreshFamily {
+        id: row.try_get("id")?,
+        subject: row.try_get("subject")?,
+        client_id: row.try_get("client_id")?,
+        scopes: split(&row.try_get::<String, _>("scopes")?),
+        audiences: split(&row.try_get::<String, _>("audiences")?),
+        created_ms: row.try_get("created_ms")?,
+        last_used_ms: row.try_get("last_used_ms")?,
+        expires_ms: row.try_get("expires_ms")?,
+        revoked_ms: row.try_get("revoked_ms")?,
+        revoked_reason: row.try_get("revoked_reason")?,
+    })
+}
+
+/// The current time in Unix milliseconds (refresh-token tables).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn key_from_row(row: &AnyRow) -> Result<StoredKey, StoreError> {

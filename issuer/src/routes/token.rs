@@ -1,4 +1,5 @@
-//! `POST /oauth2/token`: the password and client-credentials grants.
+//! `POST /oauth2/token`: the password, client-credentials and refresh-token
+//! grants (refresh tokens: see [`crate::refresh`]).
 //!
 //! Order of checks: body size and syntax, `grant_type`, client
 //! authentication, then the grant. Every refusal is an RFC 6749 section 5.2
@@ -20,6 +21,7 @@ use subtle::ConstantTimeEq as _;
 use crate::error::{TokenError, no_store};
 use crate::form::{self, Form};
 use crate::password::MAX_PASSWORD_LEN;
+use crate::refresh;
 use crate::startup::AppState;
 use crate::store::{AuditEvent, Client};
 
@@ -69,6 +71,7 @@ async fn handle(
         None => return Err(TokenError::InvalidRequest("grant_type is required".into())),
         Some("password") => Grant::Password,
         Some("client_credentials") => Grant::ClientCredentials,
+        Some("refresh_token") => Grant::RefreshToken,
         Some(_) => return Err(TokenError::UnsupportedGrantType),
     };
     let span = tracing::Span::current();
@@ -78,11 +81,7 @@ async fn handle(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let ctx = Ctx {
-        state,
-        ip: &ip,
-        request_id: &request_id.0,
-    };
+    let ctx = Ctx::new(state, &ip, &request_id.0);
 
     let client = match authenticate_client(req, &form, state).await {
         Ok(client) => client,
@@ -108,8 +107,17 @@ async fn handle(
     };
     span.record("client_id", client.id.as_str());
 
-    let issued = match grant {
-        Grant::Password => password_grant(&ctx, &form, &client).await?,
+    let (issued, refresh) = match grant {
+        Grant::Password => {
+            let issued = password_grant(&ctx, &form, &client).await?;
+            check_audience(&issued)?;
+            let refresh = refresh::start_family(&ctx, &client, &issued).await?;
+            (issued, Some(refresh))
+        }
+        Grant::RefreshToken => {
+            let (issued, refresh) = refresh::refresh_grant(&ctx, &form, None, &client).await?;
+            (issued, Some(refresh))
+        }
         Grant::ClientCredentials => {
             if client.secret_hash.is_none() {
                 return Err(TokenError::UnauthorizedClient(
@@ -121,21 +129,23 @@ async fn handle(
             let audiences = grant_list(form.get("audience"), &client.audiences, None).ok_or(
                 TokenError::InvalidScope("requested audience is not allowed"),
             )?;
-            Issued {
+            let issued = Issued {
                 sub: client.id.clone(),
                 roles: None,
                 scopes,
                 audiences,
-            }
+            };
+            (issued, None)
         }
     };
-    issue(&ctx, grant, &client, issued).await
+    issue(&ctx, grant, &client, issued, refresh).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Grant {
     Password,
     ClientCredentials,
+    RefreshToken,
 }
 
 impl Grant {
@@ -143,19 +153,44 @@ impl Grant {
         match self {
             Grant::Password => "password",
             Grant::ClientCredentials => "client_credentials",
+            Grant::RefreshToken => "refresh_token",
         }
     }
 }
 
-struct Ctx<'a> {
-    state: &'a AppState,
-    ip: &'a str,
-    request_id: &'a str,
+/// What a handler knows about the request, for audit events.
+pub(crate) struct Ctx<'a> {
+    pub(crate) state: &'a AppState,
+    pub(crate) ip: &'a str,
+    pub(crate) request_id: &'a str,
 }
 
-impl Ctx<'_> {
-    /// Writes an audit event; a failure is logged, not fatal.
-    async fn audit(&self, kind: &str, subject: Option<&str>, client: &str, detail: Option<&str>) {
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(state: &'a AppState, ip: &'a str, request_id: &'a str) -> Self {
+        Ctx {
+            state,
+            ip,
+            request_id,
+        }
+    }
+
+    /// Writes an audit event and logs it as a structured line; a failure to
+    /// store it is logged, not fatal. Never pass a token value.
+    pub(crate) async fn audit(
+        &self,
+        kind: &str,
+        subject: Option<&str>,
+        client: &str,
+        detail: Option<&str>,
+    ) {
+        tracing::info!(
+            audit = kind,
+            subject,
+            client,
+            detail,
+            request_id = self.request_id,
+            "audit"
+        );
         let event = AuditEvent {
             kind,
             subject,
@@ -171,14 +206,17 @@ impl Ctx<'_> {
 }
 
 /// What a grant decided to put in the token.
-struct Issued {
-    sub: String,
-    roles: Option<Vec<String>>,
-    scopes: Vec<String>,
-    audiences: Vec<String>,
+pub(crate) struct Issued {
+    pub(crate) sub: String,
+    pub(crate) roles: Option<Vec<String>>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) audiences: Vec<String>,
 }
 
-async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, TokenError> {
+pub(crate) async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Vec<u8>, TokenError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -213,7 +251,7 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u
 /// Client authentication: HTTP Basic (RFC 6749 section 2.3.1, form-encoded
 /// id and secret) or `client_id`/`client_secret` form fields, never both. A
 /// client without a secret is public: it authenticates by `client_id` alone.
-async fn authenticate_client(
+pub(crate) async fn authenticate_client(
     req: &HttpRequest,
     form: &Form,
     state: &AppState,
@@ -362,7 +400,7 @@ async fn password_grant(ctx: &Ctx<'_>, form: &Form, client: &Client) -> Result<I
 /// The values to grant: what the client allows, narrowed by the user's own
 /// list when there is one. A request names a subset (space-separated); no
 /// request means everything allowed. `None` when the request asks for more.
-fn grant_list(
+pub(crate) fn grant_list(
     requested: Option<&str>,
     client: &[String],
     user: Option<&[String]>,
@@ -386,18 +424,24 @@ fn grant_list(
     }
 }
 
-async fn issue(
-    ctx: &Ctx<'_>,
-    grant: Grant,
-    client: &Client,
-    issued: Issued,
-) -> Result<HttpResponse, TokenError> {
-    let state = ctx.state;
+fn check_audience(issued: &Issued) -> Result<(), TokenError> {
     if issued.audiences.is_empty() {
         return Err(TokenError::InvalidScope(
             "no audience is available to this client",
         ));
     }
+    Ok(())
+}
+
+async fn issue(
+    ctx: &Ctx<'_>,
+    grant: Grant,
+    client: &Client,
+    issued: Issued,
+    refresh_token: Option<String>,
+) -> Result<HttpResponse, TokenError> {
+    let state = ctx.state;
+    check_audience(&issued)?;
     let now = shared::now_unix();
     let ttl = i64::try_from(state.access_token_ttl.as_secs()).unwrap_or(600);
     let scope = issued.scopes.join(" ");
@@ -434,7 +478,7 @@ async fn issue(
         access_token,
         token_type: "Bearer".into(),
         expires_in: ttl,
-        refresh_token: None,
+        refresh_token,
         scope: (!claims.scope.is_empty()).then_some(claims.scope),
     };
     let mut res = HttpResponse::Ok();
@@ -443,7 +487,7 @@ async fn issue(
 }
 
 /// 128 random bits, base64url.
-fn new_jti() -> Result<String, aws_lc_rs::error::Unspecified> {
+pub(crate) fn new_jti() -> Result<String, aws_lc_rs::error::Unspecified> {
     let mut bytes = [0u8; 16];
     SystemRandom::new().fill(&mut bytes)?;
     Ok(shared::b64::encode(bytes))

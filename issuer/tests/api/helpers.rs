@@ -45,8 +45,13 @@ pub fn test_config(dir: &Path, issuer_url: &str) -> Config {
 
 /// A fresh issuer with its own database in a new temporary directory.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with configuration changes.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut app = spawn_with(dir.path(), None, |_| {}).await;
+    let mut app = spawn_with(dir.path(), None, tweak).await;
     app.dir = Some(dir);
     app
 }
@@ -191,6 +196,39 @@ impl TestApp {
             ],
         )
         .await
+    }
+
+    /// Logs alice in through client web; returns (access, refresh) tokens.
+    pub async fn login_tokens(&self) -> (String, String) {
+        let res = self.password_login("alice", "correct horse battery").await;
+        assert_eq!(res.status().as_u16(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        (
+            body["access_token"].as_str().unwrap().to_owned(),
+            body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+        )
+    }
+
+    /// `grant_type=refresh_token` as client web, with extra parameters.
+    pub async fn refresh(&self, token: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+        let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+        form.extend_from_slice(extra);
+        self.post_token_basic("web", "web-secret-0123456789", &form)
+            .await
+    }
+
+    /// A successful refresh: (access, refresh) tokens.
+    pub async fn refresh_ok(&self, token: &str) -> (String, String) {
+        let res = self.refresh(token, &[]).await;
+        assert_eq!(res.status().as_u16(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        (
+            body["access_token"].as_str().unwrap().to_owned(),
+            body["refresh_token"].as_str().unwrap().to_owned(),
+        )
     }
 
     pub async fn jwks(&self) -> serde_json::Value {

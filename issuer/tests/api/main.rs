@@ -8,6 +8,7 @@ mod cli;
 mod discovery;
 mod helpers;
 mod jwks;
+mod refresh;
 mod restart;
 mod rotation;
 mod token;
