@@ -20,7 +20,9 @@ use aws_lc_rs::digest;
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
+use aws_lc_rs::signature::{
+    KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
+};
 use serde::Serialize;
 use shared::claims::{ACCESS_TOKEN_TYP, AccessClaims};
 use shared::jwk::{Jwk, Jwks};
@@ -334,6 +336,21 @@ impl SigningKey {
     }
 }
 
+impl SigningKey {
+    /// Checks an RS256 signature over `message` with the public half.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        UnparsedPublicKey::new(
+            &RSA_PKCS1_2048_8192_SHA256,
+            self.key_pair.public_key().as_ref(),
+        )
+        .verify(message, signature)
+        .is_ok()
+    }
+}
+
+/// Longest access token [`KeySet::verify`] looks at.
+pub const MAX_VERIFY_LEN: usize = 8 * 1024;
+
 /// Reads `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent
 /// INTEGER }` (RFC 8017 A.1.1), as aws-lc-rs serialises the public key.
 /// Returns big-endian `n` and `e` (leading zeros possible).
@@ -423,6 +440,33 @@ impl KeySet {
             etag,
             next_transition,
         })
+    }
+
+    /// Verifies an access token signed by one of the published keys (for
+    /// introspection): compact JWS, `alg` RS256, `typ` `at+jwt`, a `kid` in
+    /// this set, a valid signature. Returns the claims; the caller checks
+    /// `iss` and the times.
+    pub fn verify(&self, token: &str) -> Option<AccessClaims> {
+        if token.len() > MAX_VERIFY_LEN {
+            return None;
+        }
+        let (signing_input, signature) = token.rsplit_once('.')?;
+        let (header, payload) = signing_input.split_once('.')?;
+        let header: serde_json::Value =
+            serde_json::from_slice(&shared::b64::decode(header).ok()?).ok()?;
+        if header["alg"] != "RS256" || header["typ"] != ACCESS_TOKEN_TYP {
+            return None;
+        }
+        let kid = header["kid"].as_str()?;
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.state.published() && e.key.kid() == kid)?;
+        let signature = shared::b64::decode(signature).ok()?;
+        if !entry.key.verify(signing_input.as_bytes(), &signature) {
+            return None;
+        }
+        serde_json::from_slice(&shared::b64::decode(payload).ok()?).ok()
     }
 
     /// The key that signs everything now.

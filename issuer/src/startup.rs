@@ -164,6 +164,11 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(metrics.clone())
                 .route("/oauth2/token", web::post().to(routes::token::token))
+                .route("/oauth2/revoke", web::post().to(routes::revoke::revoke))
+                .route(
+                    "/oauth2/introspect",
+                    web::post().to(routes::introspect::introspect),
+                )
                 .route("/.well-known/jwks.json", web::get().to(routes::jwks::jwks))
                 .route(
                     "/.well-known/openid-configuration",

@@ -77,34 +77,10 @@ async fn handle(
     let span = tracing::Span::current();
     span.record("grant_type", grant.as_str());
 
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let ip = peer_ip(req);
     let ctx = Ctx::new(state, &ip, &request_id.0);
 
-    let client = match authenticate_client(req, &form, state).await {
-        Ok(client) => client,
-        Err(err) => {
-            if err == TokenError::InvalidClient {
-                // The claimed id only when it is a plain identifier.
-                let claimed = form
-                    .get("client_id")
-                    .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic()));
-                let event = AuditEvent {
-                    kind: "client_auth_failed",
-                    client: claimed,
-                    ip: Some(&ip),
-                    request_id: Some(&request_id.0),
-                    ..AuditEvent::default()
-                };
-                if let Err(e) = state.store.audit(&event).await {
-                    tracing::error!(error = %e, "writing audit event failed");
-                }
-            }
-            return Err(err);
-        }
-    };
+    let client = authenticate(&ctx, req, &form).await?;
     span.record("client_id", client.id.as_str());
 
     let (issued, refresh) = match grant {
@@ -246,6 +222,42 @@ pub(crate) async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// The peer address as text (no proxy headers are trusted).
+pub(crate) fn peer_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// [`authenticate_client`], auditing failures (`client_auth_failed`).
+pub(crate) async fn authenticate(
+    ctx: &Ctx<'_>,
+    req: &HttpRequest,
+    form: &Form,
+) -> Result<Client, TokenError> {
+    let err = match authenticate_client(req, form, ctx.state).await {
+        Ok(client) => return Ok(client),
+        Err(err) => err,
+    };
+    if err == TokenError::InvalidClient {
+        // The claimed id only when it is a plain identifier.
+        let claimed = form
+            .get("client_id")
+            .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic()));
+        let event = AuditEvent {
+            kind: "client_auth_failed",
+            client: claimed,
+            ip: Some(ctx.ip),
+            request_id: Some(ctx.request_id),
+            ..AuditEvent::default()
+        };
+        if let Err(e) = ctx.state.store.audit(&event).await {
+            tracing::error!(error = %e, "writing audit event failed");
+        }
+    }
+    Err(err)
 }
 
 /// Client authentication: HTTP Basic (RFC 6749 section 2.3.1, form-encoded

@@ -231,6 +231,21 @@ impl TestApp {
         )
     }
 
+    /// POSTs a form to `path` (`/oauth2/revoke`, `/oauth2/introspect`),
+    /// authenticated as `client` (id, secret) with HTTP Basic when given.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        client: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.http.post(format!("{}{path}", self.address)).form(form);
+        if let Some((id, secret)) = client {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn jwks(&self) -> serde_json::Value {
         self.http
             .get(format!("{}/.well-known/jwks.json", self.address))

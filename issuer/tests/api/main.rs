@@ -10,6 +10,7 @@ mod helpers;
 mod jwks;
 mod refresh;
 mod restart;
+mod revoke;
 mod rotation;
 mod token;
 mod token_errors;
