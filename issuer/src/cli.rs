@@ -1,5 +1,6 @@
-//! The `issuer` command line: `serve`, `users add`, `clients add`,
-//! `keys list`. Every command works on the store `ISSUER_DATABASE_URL` names.
+//! The `issuer` command line: `serve`, `users add|disable|delete`,
+//! `clients add`, `keys list`, `sessions list|revoke`. Every command works on
+//! the store `ISSUER_DATABASE_URL` names.
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use crate::config::Config;
 use crate::password::{MAX_PASSWORD_LEN, hash_password};
 use crate::routes::token::hash_client_secret;
 use crate::startup::Application;
-use crate::store::{Client, Store, User};
+use crate::store::{AuditEvent, Client, Store, User, now_ms};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,12 +38,31 @@ pub enum Command {
     /// Inspect signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Inspect and revoke sessions (refresh-token families).
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
     /// Add a user; the password is read from standard input.
     Add(UserAdd),
+    /// Disable a user and revoke their sessions.
+    Disable { name: String },
+    /// Delete a user and revoke their sessions.
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List sessions, newest first.
+    List {
+        /// Only this user's sessions.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a session (every refresh token of the family).
+    Revoke { family_id: String },
 }
 
 #[derive(Debug, Args)]
@@ -130,7 +150,115 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Users(UsersCommand::Add(args)) => users_add(args, &config).await,
         Command::Clients(ClientsCommand::Add(args)) => clients_add(args, &config).await,
         Command::Keys(KeysCommand::List) => keys_list(&config).await,
+        Command::Users(UsersCommand::Disable { name }) => user_off(&name, false, &config).await,
+        Command::Users(UsersCommand::Delete { name }) => user_off(&name, true, &config).await,
+        Command::Sessions(SessionsCommand::List { user }) => {
+            sessions_list(user.as_deref(), &config).await
+        }
+        Command::Sessions(SessionsCommand::Revoke { family_id }) => {
+            sessions_revoke(&family_id, &config).await
+        }
     }
+}
+
+/// Writes an audit event for an admin action (actor: the command line).
+async fn audit_cli(store: &Store, kind: &str, subject: &str, detail: Option<&str>) {
+    let event = AuditEvent {
+        kind,
+        subject: Some(subject),
+        client: Some("cli"),
+        detail,
+        ..AuditEvent::default()
+    };
+    if let Err(e) = store.audit(&event).await {
+        tracing::error!(error = %e, kind, "writing audit event failed");
+    }
+    tracing::info!(audit = kind, subject, detail, "audit");
+}
+
+/// Disables (or deletes) a user, then revokes every session of theirs.
+async fn user_off(name: &str, delete: bool, config: &Config) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url, 1).await?;
+    let result = async {
+        let found = if delete {
+            store.delete_user(name).await?
+        } else {
+            store.set_user_disabled(name, true).await?
+        };
+        if !found {
+            bail!("no user {name:?}");
+        }
+        let reason = if delete {
+            "user deleted"
+        } else {
+            "user disabled"
+        };
+        let revoked = store.revoke_user_families(name, now_ms(), reason).await?;
+        let kind = if delete {
+            "user_deleted"
+        } else {
+            "user_disabled"
+        };
+        let detail = format!("sessions_revoked={revoked}");
+        audit_cli(&store, kind, name, Some(&detail)).await;
+        eprintln!(
+            "user {name:?} {}; {revoked} session(s) revoked",
+            if delete { "deleted" } else { "disabled" }
+        );
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+async fn sessions_list(user: Option<&str>, config: &Config) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url, 1).await?;
+    let families = store.list_families(user).await;
+    store.close().await;
+    let now = now_ms();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<22}  {:<16}  {:<16}  {:>10}  {:>10}  STATE",
+        "FAMILY", "USER", "CLIENT", "CREATED", "LAST_USED"
+    )?;
+    for f in families? {
+        writeln!(
+            out,
+            "{:<22}  {:<16}  {:<16}  {:>10}  {:>10}  {}",
+            f.id,
+            f.subject,
+            f.client_id,
+            f.created_ms / 1000,
+            f.last_used_ms / 1000,
+            f.state(now)
+        )?;
+    }
+    Ok(())
+}
+
+async fn sessions_revoke(family_id: &str, config: &Config) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url, 1).await?;
+    let result = async {
+        let Some(family) = store.find_family(family_id).await? else {
+            bail!("no session {family_id:?}");
+        };
+        if store
+            .revoke_family(family_id, now_ms(), "revoked by admin")
+            .await?
+        {
+            let detail = format!("family={family_id}");
+            audit_cli(&store, "session_revoked", &family.subject, Some(&detail)).await;
+            eprintln!("session {family_id} revoked");
+        } else {
+            eprintln!("session {family_id} was already revoked");
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 fn check_name(what: &str, name: &str) -> anyhow::Result<()> {

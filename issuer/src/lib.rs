@@ -7,8 +7,11 @@
 //! - [`config`]: typed `ISSUER_*` configuration ([`Config`]).
 //! - [`startup`]: [`Application::build`] → [`Application::run`]; the shared
 //!   [`startup::AppState`].
-//! - [`routes`]: `POST /oauth2/token`, `GET /.well-known/jwks.json`,
-//!   discovery, `/healthz`, `/readyz`, `/metrics`.
+//! - [`routes`]: `POST /oauth2/token`, `POST /oauth2/revoke`,
+//!   `POST /oauth2/introspect`, `GET /.well-known/jwks.json`, discovery,
+//!   `/healthz`, `/readyz`, `/metrics`.
+//! - [`refresh`]: rotating refresh tokens: families, reuse detection, the
+//!   grace window.
 //! - [`keys`]: key generation, AES-256-GCM encryption at rest, the in-memory
 //!   key set and token signing ([`keys::SigningKey::sign`]).
 //! - [`lifecycle`]: the KEK; loading/creating keys at start-up; scheduled
@@ -29,6 +32,10 @@
 //! | `ISSUER_DATABASE_URL` | `sqlite:issuer.db` | `sqlite:PATH` (created if missing) or `postgres://…` |
 //! | `ISSUER_KEK` / `ISSUER_KEK_FILE` | generated file `<db>.kek` | 32-byte base64url key-encryption key (required for PostgreSQL) |
 //! | `ISSUER_ACCESS_TOKEN_TTL` | `10m` | 1m..1h |
+//! | `ISSUER_REFRESH_TOKEN_IDLE_TTL` | `14d` | a refresh token unused this long expires (1s..365d) |
+//! | `ISSUER_REFRESH_TOKEN_ABSOLUTE_TTL` | `90d` | a session (family) ends this long after login (1s..3650d) |
+//! | `ISSUER_REFRESH_GRACE` | `0` | retry window for the predecessor of the newest refresh token (0..60s) |
+//! | `ISSUER_REFRESH_COOKIE` | `false` | browser mode: refresh token in a cookie (see below) |
 //! | `ISSUER_JWKS_MAX_AGE` | `300` | seconds, 0..86400 |
 //! | `ISSUER_KEY_BITS` | `2048` | 2048, 3072 or 4096 |
 //! | `ISSUER_KEY_ROTATION_PERIOD` | `30d` | when the pending successor activates |
@@ -59,6 +66,28 @@
 //! - `scope` and `audience` requests are space-separated; asking for anything
 //!   outside the allowed set is `invalid_scope`. Without a request the token
 //!   carries everything allowed. A token always has at least one audience.
+//!
+//! # Refresh tokens, revocation, introspection
+//!
+//! The password grant also returns a refresh token (client_credentials does
+//! not): 256 random bits, base64url, stored only as its SHA-256, in a family
+//! (one per login, a "session"). `grant_type=refresh_token` returns a new
+//! access token and a new refresh token and retires the presented one;
+//! `scope`/`audience` may narrow, never widen, what the login granted. The
+//! token is bound to its client. Presenting a retired token again revokes
+//! the family (`refresh_reuse_detected`), except for the immediate
+//! predecessor within `ISSUER_REFRESH_GRACE`, which gets the same successor
+//! again. Disabling or deleting a user (`issuer users disable|delete`)
+//! revokes their families, and a refresh for such a user fails.
+//! `issuer sessions list [--user NAME]` and `issuer sessions revoke ID`
+//! manage families. See [`refresh`].
+//!
+//! `POST /oauth2/revoke` (RFC 7009) revokes the family of a refresh token:
+//! that is logout. It answers 200 for unknown tokens and for other clients'
+//! tokens (left alone). Access tokens are self-contained and cannot be
+//! recalled: they stay valid until they expire, so keep
+//! `ISSUER_ACCESS_TOKEN_TTL` short. `POST /oauth2/introspect` (RFC 7662)
+//! answers confidential clients only; see [`routes::introspect`].
 //!
 //! # Keys
 //!

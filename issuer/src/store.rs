@@ -647,6 +647,17 @@ impl Store {
         rows.iter().map(family_from_row).collect()
     }
 
+    pub async fn find_family(&self, id: &str) -> Result<Option<RefreshFamily>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, subject, client_id, scopes, audiences, created_ms, last_used_ms, \
+             expires_ms, revoked_ms, revoked_reason FROM refresh_families WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| family_from_row(&row)).transpose()
+    }
+
     /// How many tokens were issued as successors of `parent`.
     pub async fn refresh_children(&self, parent: &str) -> Result<i64, StoreError> {
         let n = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens WHERE parent = $1")

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::helpers::{spawn_with, verify_with_jwks};
+use crate::helpers::{spawn_app, spawn_with, verify_with_jwks};
 
 fn issuer_cmd(db_url: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_issuer"))
@@ -156,4 +156,85 @@ fn bad_configuration_names_the_variable() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ISSUER_ACCESS_TOKEN_TTL"));
+}
+
+#[tokio::test]
+async fn cli_sessions_and_user_disable_revoke_refresh_families() {
+    let app = spawn_app().await.with_fixtures().await;
+    let db_url = format!("sqlite:{}", app.db_path.display());
+    let run = |args: &'static [&'static str]| {
+        let db_url = db_url.clone();
+        tokio::task::spawn_blocking(move || issuer_cmd(&db_url, args, None))
+    };
+    let (_, one) = app.login_tokens().await;
+    let (_, two) = app.login_tokens().await;
+    let family_one = app
+        .store
+        .find_refresh(&issuer::refresh::hash_token(&one))
+        .await
+        .unwrap()
+        .unwrap()
+        .family
+        .id;
+
+    let out = run(&["sessions", "list", "--user", "alice"]).await.unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.contains(&family_one) && text.contains("web"), "{text}");
+    assert_eq!(text.matches("active").count(), 2, "{text}");
+
+    // Revoke one session by its family id.
+    let id = family_one.clone();
+    let out = tokio::task::spawn_blocking({
+        let db_url = db_url.clone();
+        move || issuer_cmd(&db_url, &["sessions", "revoke", &id], None)
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = app.refresh(&one, &[]).await;
+    crate::helpers::expect_oauth_error(res, 400, "invalid_grant").await;
+    let two = app.refresh_ok(&two).await.1;
+
+    // Disabling the user revokes the rest.
+    let out = run(&["users", "disable", "alice"]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = app.refresh(&two, &[]).await;
+    crate::helpers::expect_oauth_error(res, 400, "invalid_grant").await;
+    let res = app.password_login("alice", "correct horse battery").await;
+    crate::helpers::expect_oauth_error(res, 400, "invalid_grant").await;
+    let out = run(&["sessions", "list"]).await.unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches("revoked").count(), 2, "{text}");
+
+    let kinds: Vec<String> = app
+        .store
+        .audit_kinds(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(kinds.contains(&"user_disabled".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"session_revoked".to_owned()), "{kinds:?}");
+
+    // Deleting works the same way; unknown names fail.
+    let out = run(&["users", "delete", "alice"]).await.unwrap();
+    assert!(out.status.success());
+    assert!(app.store.find_user("alice").await.unwrap().is_none());
+    let out = run(&["users", "delete", "alice"]).await.unwrap();
+    assert!(!out.status.success());
+    let out = run(&["sessions", "revoke", "no-such-family"])
+        .await
+        .unwrap();
+    assert!(!out.status.success());
 }
