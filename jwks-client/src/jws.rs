@@ -6,7 +6,9 @@
 //! buffers, so the hot path allocates only for the claim strings it returns.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
@@ -126,12 +128,12 @@ struct RawHeader<'a> {
 }
 
 /// A parsed, policy-independent view of the header.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Header {
     pub alg: Algorithm,
-    pub kid: Option<Box<str>>,
+    pub kid: Option<Arc<str>>,
     /// Checked against the issuer's policy once the issuer is known.
-    typ: Option<Box<str>>,
+    typ: Option<Arc<str>>,
 }
 
 impl Header {
@@ -142,6 +144,35 @@ impl Header {
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// Headers longer than this are not memoised.
+const MEMO_MAX_HEADER: usize = 512;
+
+thread_local! {
+    /// The last header segment parsed on this thread and its result. Tokens
+    /// of one issuer and key share their header byte for byte, so this
+    /// skips decoding and parsing it again; the result is a pure function
+    /// of the segment, so the memo cannot change any outcome.
+    static LAST_HEADER: RefCell<Option<(Box<str>, Header)>> = const { RefCell::new(None) };
+}
+
+/// [`parse_header`], memoised per thread for the last accepted segment.
+pub(crate) fn parse_header_memo(segment: &str) -> Result<Header, VerifyError> {
+    if segment.len() > MEMO_MAX_HEADER {
+        return parse_header(segment);
+    }
+    let hit = LAST_HEADER.with_borrow(|memo| {
+        memo.as_ref()
+            .filter(|(seen, _)| **seen == *segment)
+            .map(|(_, header)| header.clone())
+    });
+    if let Some(header) = hit {
+        return Ok(header);
+    }
+    let header = parse_header(segment)?;
+    LAST_HEADER.with_borrow_mut(|memo| *memo = Some((Box::from(segment), header.clone())));
+    Ok(header)
 }
 
 /// Parses and checks the header: JSON object, no duplicates, no `crit`, no
@@ -171,13 +202,13 @@ pub(crate) fn parse_header(segment: &str) -> Result<Header, VerifyError> {
             if kid.is_empty() || kid.len() > MAX_KID_BYTES || kid.chars().any(|c| c.is_control()) {
                 return Err(VerifyError::InvalidHeader);
             }
-            Some(Box::from(kid.as_ref()))
+            Some(Arc::from(kid.as_ref()))
         }
     };
     Ok(Header {
         alg,
         kid,
-        typ: raw.typ.map(|t| Box::from(t.as_ref())),
+        typ: raw.typ.map(|t| Arc::from(t.as_ref())),
     })
 }
 
@@ -233,7 +264,8 @@ pub(crate) fn verify_signature(
     segments: &Segments<'_>,
 ) -> Result<(), VerifyError> {
     check_signature_shape(segments.signature)?;
-    let mut stack = [0u8; 1024];
+    // RSA up to 4096 bits decodes on the stack; larger keys use the heap.
+    let mut stack = [0u8; 512];
     let mut heap = Vec::new();
     let signature = decode_segment(segments.signature, &mut stack, &mut heap)?;
     key.verify(alg, segments.signing_input.as_bytes(), signature)
@@ -386,6 +418,23 @@ mod tests {
             parse_claims(&enc(r#"{"exp":1,"exp":2}"#)).err(),
             Some(VerifyError::DuplicateMember)
         );
+    }
+
+    #[test]
+    fn header_memo_returns_the_same_result_and_never_caches_failures() {
+        let good = enc(r#"{"alg":"RS256","kid":"memo","typ":"at+jwt"}"#);
+        for _ in 0..2 {
+            let h = parse_header_memo(&good);
+            assert!(h.is_ok_and(|h| h.kid.as_deref() == Some("memo") && h.typ() == Some("at+jwt")));
+        }
+        let bad = enc(r#"{"alg":"none","kid":"memo"}"#);
+        for _ in 0..2 {
+            assert_eq!(
+                parse_header_memo(&bad).err(),
+                Some(VerifyError::AlgorithmNotAllowed)
+            );
+        }
+        assert!(parse_header_memo(&good).is_ok());
     }
 
     #[test]

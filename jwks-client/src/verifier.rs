@@ -291,7 +291,7 @@ impl Inner {
             return Ok(claims);
         }
         let segments = jws::split(token)?;
-        let header = jws::parse_header(segments.header)?;
+        let header = jws::parse_header_memo(segments.header)?;
         let kid = header.kid.as_deref().ok_or(VerifyError::MissingKid)?;
         let raw = jws::parse_claims(segments.payload)?;
         let iss = raw.iss.as_deref().ok_or(VerifyError::MissingClaim("iss"))?;
