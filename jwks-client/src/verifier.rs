@@ -393,3 +393,24 @@ impl IssuerState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
+    fn assert_send<T: Send>(_: T) {}
+
+    #[test]
+    fn verifier_and_its_futures_are_send() {
+        let verifier = Verifier::builder()
+            .issuer(IssuerConfig::new("http://127.0.0.1:1").audiences(["a"]))
+            .build();
+        let Ok(verifier) = verifier else {
+            panic!("valid configuration");
+        };
+        assert_send_sync(&verifier);
+        assert_send(verifier.verify("a.b.c"));
+        assert_send(verifier.prefetch());
+    }
+}
