@@ -134,7 +134,12 @@ pub(crate) async fn refresh_grant(
         return Err(TokenError::InvalidGrant);
     }
     let hash = hash_token(token);
-    let row = find(ctx, &hash).await?.ok_or(TokenError::InvalidGrant)?;
+    let (row, user) = state
+        .store
+        .find_refresh_and_user(&hash)
+        .await
+        .map_err(|e| TokenError::from_store(&e))?
+        .ok_or(TokenError::InvalidGrant)?;
     let family = &row.family;
     if family.client_id != client.id {
         let detail = format!("family={}", family.id);
@@ -154,7 +159,7 @@ pub(crate) async fn refresh_grant(
     if row.used_ms.is_some() {
         return match grace_successor(ctx, &row, now).await? {
             Some(successor) => {
-                let user = live_user(ctx, family).await?;
+                let user = live_user(ctx, family, user).await?;
                 let issued = narrowed(form, client, &user, family)?;
                 let detail = format!("family={}", family.id);
                 ctx.audit(
@@ -175,8 +180,8 @@ pub(crate) async fn refresh_grant(
     if row.expires_ms <= now || family.expires_ms <= now {
         return Err(TokenError::InvalidGrant);
     }
-    let user = live_user(ctx, family).await?;
-    let issued = narrowed(form, client, &user, family)?;
+    let user = live_user(ctx, family, user).await?;
+    let mut issued = narrowed(form, client, &user, family)?;
 
     let refresh = &state.config.refresh;
     let (successor, successor_hash) = new_token()?;
@@ -197,9 +202,26 @@ pub(crate) async fn refresh_grant(
             .min(family.expires_ms),
         sealed: sealed.as_deref(),
     };
+    // The rotation records the access token's issuance in its transaction.
+    let jti =
+        crate::routes::token::new_jti().map_err(|e| TokenError::internal("random jti", &e))?;
+    let rotated = format!("family={} jti={jti}", family.id);
+    let event = ctx.audit_event(
+        "refresh_rotated",
+        Some(&family.subject),
+        &client.id,
+        Some(&rotated),
+    );
     let won = state
         .store
-        .rotate_refresh(&hash, &child, now, now.saturating_sub(ms(refresh.grace)))
+        .rotate_refresh(
+            &family.id,
+            &hash,
+            &child,
+            now,
+            (!refresh.grace.is_zero()).then(|| now.saturating_sub(ms(refresh.grace))),
+            &event,
+        )
         .await
         .map_err(|e| TokenError::from_store(&e))?;
     let detail = format!("family={}", family.id);
@@ -227,14 +249,9 @@ pub(crate) async fn refresh_grant(
         .await;
         return Err(TokenError::InvalidGrant);
     }
+    ctx.log(&event);
     state.metrics.refresh_rotated();
-    ctx.audit(
-        "refresh_rotated",
-        Some(&family.subject),
-        &client.id,
-        Some(&detail),
-    )
-    .await;
+    issued.audited_jti = Some(jti);
     Ok((issued, successor))
 }
 
@@ -313,13 +330,12 @@ async fn reuse_detected(ctx: &Ctx<'_>, family: &RefreshFamily) {
 
 /// The family's user, if it still exists and is enabled; otherwise the
 /// family is revoked and the refresh refused.
-async fn live_user(ctx: &Ctx<'_>, family: &RefreshFamily) -> Result<User, TokenError> {
+async fn live_user(
+    ctx: &Ctx<'_>,
+    family: &RefreshFamily,
+    user: Option<User>,
+) -> Result<User, TokenError> {
     let state = ctx.state;
-    let user = state
-        .store
-        .find_user(&family.subject)
-        .await
-        .map_err(|e| TokenError::from_store(&e))?;
     match user {
         Some(user) if !user.disabled => Ok(user),
         _ => {
@@ -369,6 +385,7 @@ fn narrowed(
         roles: Some(user.roles.clone()),
         scopes,
         audiences,
+        audited_jti: None,
     })
 }
 

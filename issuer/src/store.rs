@@ -3,6 +3,11 @@
 //!
 //! One [`sqlx::AnyPool`] serves SQLite (the default, a file created on first
 //! use, WAL journal, 5 s busy timeout) and PostgreSQL with the same queries.
+//! SQLite runs with `synchronous = NORMAL`, the usual setting with WAL: the
+//! database is never corrupted, but an operating-system crash or power loss
+//! (not a process crash) may lose the commits of the last moments, such as
+//! a refresh rotation, whose client then has to log in again. It saves an
+//! fsync per commit; use PostgreSQL where that matters.
 //! Queries use `$n` placeholders in order, which both accept. Lists (roles,
 //! scopes, audiences) are stored as space-separated text, times as Unix
 //! seconds (refresh tables: milliseconds, columns ending `_ms`), booleans as 0/1.
@@ -225,6 +230,20 @@ impl Store {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // A local SQLite file does not go stale; skipping the ping saves
+            // a round trip to its worker thread on every query.
+            .test_before_acquire(!sqlite)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if sqlite {
+                        // With WAL, NORMAL never corrupts the database; a
+                        // power loss may drop the last commits (see the
+                        // module docs). FULL costs an fsync per commit.
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
@@ -491,17 +510,46 @@ impl Store {
         .bind(hash)
         .fetch_optional(&self.pool)
         .await?;
+        row.map(|row| refresh_from_row(&row)).transpose()
+    }
+
+    /// [`Store::find_refresh`] plus the family's user (`None`: deleted), in
+    /// one query: the refresh grant needs both.
+    pub async fn find_refresh_and_user(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(RefreshToken, Option<User>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.hash, t.parent, t.issued_ms, t.expires_ms AS token_expires_ms, t.used_ms, \
+             t.successor, t.successor_sealed, f.id, f.subject, f.client_id, f.scopes, f.audiences, \
+             f.created_ms, f.last_used_ms, f.expires_ms, f.revoked_ms, f.revoked_reason, \
+             u.name AS user_name, u.password_hash AS user_password_hash, u.roles AS user_roles, \
+             u.scopes AS user_scopes, u.audiences AS user_audiences, u.disabled AS user_disabled \
+             FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+             LEFT JOIN users u ON u.name = f.subject \
+             WHERE t.hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|row| {
-            Ok(RefreshToken {
-                hash: row.try_get("hash")?,
-                family: family_from_row(&row)?,
-                parent: row.try_get("parent")?,
-                issued_ms: row.try_get("issued_ms")?,
-                expires_ms: row.try_get("token_expires_ms")?,
-                used_ms: row.try_get("used_ms")?,
-                successor: row.try_get("successor")?,
-                successor_sealed: row.try_get("successor_sealed")?,
-            })
+            let token = refresh_from_row(&row)?;
+            let user = match row.try_get::<Option<String>, _>("user_name")? {
+                None => None,
+                Some(name) => Some(User {
+                    name,
+                    password_hash: row.try_get("user_password_hash")?,
+                    roles: split(&row.try_get::<String, _>("user_roles")?),
+                    scopes: row
+                        .try_get::<Option<String>, _>("user_scopes")?
+                        .map(|s| split(&s)),
+                    audiences: row
+                        .try_get::<Option<String>, _>("user_audiences")?
+                        .map(|s| split(&s)),
+                    disabled: row.try_get::<i64, _>("user_disabled")? != 0,
+                }),
+            };
+            Ok((token, user))
         })
         .transpose()
     }
@@ -511,13 +559,17 @@ impl Store {
     /// the write lock on SQLite), so of concurrent callers with one token
     /// exactly one gets `true`. `false`: the token was already used, has
     /// expired, or its family is revoked or expired; nothing changed.
-    /// Also drops sealed successors in the family older than `seal_before_ms`.
+    /// `audit` is written in the same transaction.
+    /// With `seal_before_ms`, also drops the family's sealed successors whose
+    /// grace window ended before it.
     pub async fn rotate_refresh(
         &self,
+        family: &str,
         parent: &str,
         child: &NewRefresh<'_>,
         now_ms: i64,
-        seal_before_ms: i64,
+        seal_before_ms: Option<i64>,
+        audit: &AuditEvent<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let won = sqlx::query(
@@ -539,17 +591,12 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        let family: String =
-            sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE hash = $1")
-                .bind(parent)
-                .fetch_one(&mut *tx)
-                .await?;
         sqlx::query(
             "INSERT INTO refresh_tokens (hash, family_id, parent, issued_ms, expires_ms) \
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(child.hash)
-        .bind(&family)
+        .bind(family)
         .bind(parent)
         .bind(now_ms)
         .bind(child.expires_ms)
@@ -557,17 +604,20 @@ impl Store {
         .await?;
         sqlx::query("UPDATE refresh_families SET last_used_ms = $1 WHERE id = $2")
             .bind(now_ms)
-            .bind(&family)
+            .bind(family)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE refresh_tokens SET successor_sealed = NULL \
-             WHERE family_id = $1 AND successor_sealed IS NOT NULL AND used_ms < $2",
-        )
-        .bind(&family)
-        .bind(seal_before_ms)
-        .execute(&mut *tx)
-        .await?;
+        if let Some(before) = seal_before_ms {
+            sqlx::query(
+                "UPDATE refresh_tokens SET successor_sealed = NULL \
+                 WHERE family_id = $1 AND successor_sealed IS NOT NULL AND used_ms < $2",
+            )
+            .bind(family)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit_query(audit).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -683,19 +733,7 @@ impl Store {
     // ---- audit ----
 
     pub async fn audit(&self, event: &AuditEvent<'_>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, kind, subject, client, ip, request_id, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(shared::now_unix())
-        .bind(event.kind)
-        .bind(event.subject)
-        .bind(event.client)
-        .bind(event.ip)
-        .bind(event.request_id)
-        .bind(event.detail)
-        .execute(&self.pool)
-        .await?;
+        audit_query(event).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -726,6 +764,35 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
             .try_get::<Option<String>, _>("audiences")?
             .map(|s| split(&s)),
         disabled: row.try_get::<i64, _>("disabled")? != 0,
+    })
+}
+
+fn audit_query<'q>(
+    event: &AuditEvent<'q>,
+) -> sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, kind, subject, client, ip, request_id, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(shared::now_unix())
+    .bind(event.kind)
+    .bind(event.subject)
+    .bind(event.client)
+    .bind(event.ip)
+    .bind(event.request_id)
+    .bind(event.detail)
+}
+
+fn refresh_from_row(row: &AnyRow) -> Result<RefreshToken, StoreError> {
+    Ok(RefreshToken {
+        hash: row.try_get("hash")?,
+        family: family_from_row(row)?,
+        parent: row.try_get("parent")?,
+        issued_ms: row.try_get("issued_ms")?,
+        expires_ms: row.try_get("token_expires_ms")?,
+        used_ms: row.try_get("used_ms")?,
+        successor: row.try_get("successor")?,
+        successor_sealed: row.try_get("successor_sealed")?,
     })
 }
 

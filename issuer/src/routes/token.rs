@@ -110,6 +110,7 @@ async fn handle(
                 roles: None,
                 scopes,
                 audiences,
+                audited_jti: None,
             };
             (issued, None)
         }
@@ -150,6 +151,37 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// An audit event for this request, for the caller to store in its own
+    /// transaction and then [`log`](Self::log). Never pass a token value.
+    pub(crate) fn audit_event<'b>(
+        &'b self,
+        kind: &'b str,
+        subject: Option<&'b str>,
+        client: &'b str,
+        detail: Option<&'b str>,
+    ) -> AuditEvent<'b> {
+        AuditEvent {
+            kind,
+            subject,
+            client: Some(client),
+            ip: Some(self.ip),
+            request_id: Some(self.request_id),
+            detail,
+        }
+    }
+
+    /// Logs an audit event as a structured line (with the request id).
+    pub(crate) fn log(&self, event: &AuditEvent<'_>) {
+        tracing::info!(
+            audit = event.kind,
+            subject = event.subject,
+            client = event.client,
+            detail = event.detail,
+            request_id = self.request_id,
+            "audit"
+        );
+    }
+
     /// Writes an audit event and logs it as a structured line; a failure to
     /// store it is logged, not fatal. Never pass a token value.
     pub(crate) async fn audit(
@@ -159,22 +191,8 @@ impl<'a> Ctx<'a> {
         client: &str,
         detail: Option<&str>,
     ) {
-        tracing::info!(
-            audit = kind,
-            subject,
-            client,
-            detail,
-            request_id = self.request_id,
-            "audit"
-        );
-        let event = AuditEvent {
-            kind,
-            subject,
-            client: Some(client),
-            ip: Some(self.ip),
-            request_id: Some(self.request_id),
-            detail,
-        };
+        let event = self.audit_event(kind, subject, client, detail);
+        self.log(&event);
         if let Err(e) = self.state.store.audit(&event).await {
             tracing::error!(error = %e, kind, "writing audit event failed");
         }
@@ -187,6 +205,9 @@ pub(crate) struct Issued {
     pub(crate) roles: Option<Vec<String>>,
     pub(crate) scopes: Vec<String>,
     pub(crate) audiences: Vec<String>,
+    /// The `jti` when the grant chose it and already audited the issuance
+    /// (a refresh rotation records it in its own transaction).
+    pub(crate) audited_jti: Option<String>,
 }
 
 pub(crate) async fn read_body(
@@ -406,6 +427,7 @@ async fn password_grant(ctx: &Ctx<'_>, form: &Form, client: &Client) -> Result<I
         roles: Some(user.roles),
         scopes,
         audiences,
+        audited_jti: None,
     })
 }
 
@@ -457,6 +479,7 @@ async fn issue(
     let now = shared::now_unix();
     let ttl = i64::try_from(state.access_token_ttl.as_secs()).unwrap_or(600);
     let scope = issued.scopes.join(" ");
+    let audited = issued.audited_jti.is_some();
     let claims = AccessClaims {
         iss: state.issuer_url.clone(),
         sub: issued.sub,
@@ -464,7 +487,10 @@ async fn issue(
         exp: now + ttl,
         iat: now,
         nbf: now,
-        jti: new_jti().map_err(|e| TokenError::internal("random jti", &e))?,
+        jti: match issued.audited_jti {
+            Some(jti) => jti,
+            None => new_jti().map_err(|e| TokenError::internal("random jti", &e))?,
+        },
         client_id: client.id.clone(),
         scope,
         roles: issued.roles,
@@ -481,9 +507,11 @@ async fn issue(
     state.metrics.token_issued(grant.as_str());
     state.count_signed(keys.active().kid());
 
-    let detail = format!("grant={} jti={}", grant.as_str(), claims.jti);
-    ctx.audit("token_issued", Some(&claims.sub), &client.id, Some(&detail))
-        .await;
+    if !audited {
+        let detail = format!("grant={} jti={}", grant.as_str(), claims.jti);
+        ctx.audit("token_issued", Some(&claims.sub), &client.id, Some(&detail))
+            .await;
+    }
     tracing::info!(sub = %claims.sub, jti = %claims.jti, kid = keys.active().kid(), "access token issued");
 
     let body = TokenResponse {
