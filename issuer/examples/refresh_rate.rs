@@ -6,8 +6,9 @@
 //! `openssl speed -seconds 5 rsa2048` (sign/s) from the same sitting.
 //!
 //! Run: `cargo run --release -p issuer --example refresh_rate [seconds] [tasks]`
-//! (`ISSUER_WORKERS` sets the server's worker threads, default: cores;
-//! `BENCH_DIR` the database directory, default: a temporary directory).
+//! (other `ISSUER_*` variables apply, e.g. `ISSUER_WORKERS`,
+//! `ISSUER_DB_MAX_CONNECTIONS`; `BENCH_DIR` sets the database directory,
+//! default: a temporary directory).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -52,18 +53,13 @@ async fn main() {
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let defaults = Config::default();
+    // Other ISSUER_* variables (workers, pool size, grace…) apply as usual.
     let config = Config {
         listen: "127.0.0.1:0".into(),
         issuer_url: address.clone(),
         database_url: format!("sqlite:{}", dir.join("bench.db").display()),
         kek: KekSource::Inline(Secret::new([7u8; 32])),
-        workers: std::env::var("ISSUER_WORKERS")
-            .ok()
-            .and_then(|w| w.parse().ok())
-            .unwrap_or(defaults.workers),
-        log_json: false,
-        ..defaults
+        ..Config::from_env().expect("ISSUER_* configuration")
     };
     let app = Application::build_with_listener(config, listener)
         .await

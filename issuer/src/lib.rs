@@ -35,7 +35,7 @@
 //! | `ISSUER_REFRESH_TOKEN_IDLE_TTL` | `14d` | a refresh token unused this long expires (1s..365d) |
 //! | `ISSUER_REFRESH_TOKEN_ABSOLUTE_TTL` | `90d` | a session (family) ends this long after login (1s..3650d) |
 //! | `ISSUER_REFRESH_GRACE` | `0` | retry window for the predecessor of the newest refresh token (0..60s) |
-//! | `ISSUER_REFRESH_COOKIE` | `false` | browser mode: refresh token in a cookie (see below) |
+//! | `ISSUER_REFRESH_COOKIE` | `false` | browser mode: refresh token in an `HttpOnly` cookie (see [`refresh`]) |
 //! | `ISSUER_JWKS_MAX_AGE` | `300` | seconds, 0..86400 |
 //! | `ISSUER_KEY_BITS` | `2048` | 2048, 3072 or 4096 |
 //! | `ISSUER_KEY_ROTATION_PERIOD` | `30d` | when the pending successor activates |
@@ -81,6 +81,13 @@
 //! revokes their families, and a refresh for such a user fails.
 //! `issuer sessions list [--user NAME]` and `issuer sessions revoke ID`
 //! manage families. See [`refresh`].
+//!
+//! Cookie mode (`ISSUER_REFRESH_COOKIE=true`, for browser clients): the
+//! refresh token is set in the `issuer_refresh` cookie (`HttpOnly; Secure;
+//! SameSite=Strict; Path=/oauth2`) instead of the response body; the
+//! refresh grant and `/oauth2/revoke` read it when the form has none, and
+//! such requests must send `X-Requested-With: fetch` (CSRF defence) or get
+//! 400 `invalid_request`.
 //!
 //! `POST /oauth2/revoke` (RFC 7009) revokes the family of a refresh token:
 //! that is logout. It answers 200 for unknown tokens and for other clients'

@@ -8,7 +8,9 @@
 //! reveals nothing about tokens. Access tokens are self-contained and cannot
 //! be recalled: they answer 200 and stay valid until they expire (at most
 //! `ISSUER_ACCESS_TOKEN_TTL`), which is why that lifetime is short.
-//! `token_type_hint` is accepted and not needed.
+//! `token_type_hint` is accepted and not needed. In cookie mode
+//! (`ISSUER_REFRESH_COOKIE`) the token may come from the refresh cookie
+//! instead (with `X-Requested-With: fetch`), and the answer clears it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::request_id::RequestId;
@@ -36,6 +38,10 @@ pub async fn revoke(
             span.record("outcome", outcome);
             let mut res = HttpResponse::Ok();
             no_store(&mut res);
+            if state.config.refresh.cookie {
+                let clear = refresh::set_cookie(None, std::time::Duration::ZERO);
+                res.insert_header((actix_web::http::header::SET_COOKIE, clear));
+            }
             res.finish()
         }
         Err(err) => {
@@ -58,8 +64,14 @@ async fn handle(
     let ctx = Ctx::new(state, &ip, &request_id.0);
     let client = authenticate(&ctx, req, &form).await?;
     tracing::Span::current().record("client_id", client.id.as_str());
+    let cookie = if state.config.refresh.cookie && form.get("token").is_none() {
+        refresh::from_cookie(req)?
+    } else {
+        None
+    };
     let token = form
         .get("token")
+        .or(cookie.as_deref())
         .ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     if !refresh::well_formed(token) {
         // An access token or garbage: nothing to revoke.

@@ -91,7 +91,13 @@ async fn handle(
             (issued, Some(refresh))
         }
         Grant::RefreshToken => {
-            let (issued, refresh) = refresh::refresh_grant(&ctx, &form, None, &client).await?;
+            let cookie = if state.config.refresh.cookie && form.get("refresh_token").is_none() {
+                refresh::from_cookie(req)?
+            } else {
+                None
+            };
+            let (issued, refresh) =
+                refresh::refresh_grant(&ctx, &form, cookie.as_deref(), &client).await?;
             (issued, Some(refresh))
         }
         Grant::ClientCredentials => {
@@ -514,6 +520,17 @@ async fn issue(
     }
     tracing::info!(sub = %claims.sub, jti = %claims.jti, kid = keys.active().kid(), "access token issued");
 
+    let mut res = HttpResponse::Ok();
+    no_store(&mut res);
+    // Cookie mode: the refresh token goes in an HttpOnly cookie, not the body.
+    let refresh_token = match refresh_token {
+        Some(token) if state.config.refresh.cookie => {
+            let cookie = refresh::set_cookie(Some(&token), state.config.refresh.absolute_ttl);
+            res.insert_header((header::SET_COOKIE, cookie));
+            None
+        }
+        other => other,
+    };
     let body = TokenResponse {
         access_token,
         token_type: "Bearer".into(),
@@ -521,8 +538,6 @@ async fn issue(
         refresh_token,
         scope: (!claims.scope.is_empty()).then_some(claims.scope),
     };
-    let mut res = HttpResponse::Ok();
-    no_store(&mut res);
     Ok(res.json(body))
 }
 

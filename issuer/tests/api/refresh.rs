@@ -354,3 +354,76 @@ async fn sessions_survive_a_restart() {
     second.refresh_ok(&b).await;
     second.stop().await;
 }
+
+/// The `issuer_refresh` cookie value and attributes of a response.
+fn refresh_cookie(res: &reqwest::Response) -> (String, String) {
+    let header = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let value = header
+        .strip_prefix("issuer_refresh=")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    (value, header)
+}
+
+#[tokio::test]
+async fn cookie_mode_keeps_the_refresh_token_out_of_the_body() {
+    let app = spawn_app_with(|c| c.refresh.cookie = true)
+        .await
+        .with_fixtures()
+        .await;
+    let res = app.password_login("alice", "correct horse battery").await;
+    assert_eq!(res.status().as_u16(), 200);
+    let (first, header) = refresh_cookie(&res);
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/oauth2"] {
+        assert!(header.contains(attribute), "{header}");
+    }
+    assert_eq!(first.len(), 43);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+
+    let url = format!("{}/oauth2/token", app.address);
+    let cookie_refresh = |token: &str, csrf: bool| {
+        let mut req = app
+            .http
+            .post(&url)
+            .basic_auth("web", Some("web-secret-0123456789"))
+            .header("cookie", format!("theme=dark; issuer_refresh={token}"))
+            .form(&[("grant_type", "refresh_token")]);
+        if csrf {
+            req = req.header("x-requested-with", "fetch");
+        }
+        req.send()
+    };
+    // Without the CSRF header the cookie is not used.
+    let res = cookie_refresh(&first, false).await.unwrap();
+    expect_oauth_error(res, 400, "invalid_request").await;
+
+    let res = cookie_refresh(&first, true).await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let (second, _) = refresh_cookie(&res);
+    assert_ne!(second, first);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["access_token"].is_string());
+    assert!(body.get("refresh_token").is_none(), "{body}");
+
+    // Logout through the cookie clears it and ends the family.
+    let res = app
+        .http
+        .post(format!("{}/oauth2/revoke", app.address))
+        .basic_auth("web", Some("web-secret-0123456789"))
+        .header("cookie", format!("issuer_refresh={second}"))
+        .header("x-requested-with", "fetch")
+        .form(&[("token_type_hint", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let (cleared, header) = refresh_cookie(&res);
+    assert!(
+        cleared.is_empty() && header.contains("Max-Age=0"),
+        "{header}"
+    );
+    let res = cookie_refresh(&second, true).await.unwrap();
+    expect_oauth_error(res, 400, "invalid_grant").await;
+}
