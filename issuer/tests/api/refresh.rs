@@ -427,3 +427,60 @@ async fn cookie_mode_keeps_the_refresh_token_out_of_the_body() {
     let res = cookie_refresh(&second, true).await.unwrap();
     expect_oauth_error(res, 400, "invalid_grant").await;
 }
+
+/// Opt-in: with `ISSUER_TEST_POSTGRES_URL=postgres://user@host:port` (a
+/// server where this test may create a database) the rotation, reuse
+/// detection and concurrency checks also run on PostgreSQL.
+#[tokio::test]
+async fn postgres_rotation_is_atomic_too() {
+    use sqlx::migrate::MigrateDatabase as _;
+    let Ok(base) = std::env::var("ISSUER_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: ISSUER_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let url = format!(
+        "{}/issuer_test_{}_{nanos}",
+        base.trim_end_matches('/'),
+        std::process::id()
+    );
+    sqlx::any::install_default_drivers();
+    sqlx::Any::create_database(&url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_with(dir.path(), None, |c| c.database_url = url.clone())
+        .await
+        .with_fixtures()
+        .await;
+
+    let (_, token) = app.login_tokens().await;
+    let responses = futures_util::future::join_all((0..20).map(|_| app.refresh(&token, &[]))).await;
+    let mut winners = 0;
+    for res in responses {
+        match res.status().as_u16() {
+            200 => winners += 1,
+            _ => {
+                expect_oauth_error(res, 400, "invalid_grant").await;
+            }
+        }
+    }
+    assert_eq!(winners, 1);
+    let parent = issuer::refresh::hash_token(&token);
+    assert_eq!(app.store.refresh_children(&parent).await.unwrap(), 1);
+
+    let (_, first) = app.login_tokens().await;
+    let (_, second) = app.refresh_ok(&first).await;
+    refused(&app, &first).await;
+    refused(&app, &second).await;
+    assert!(
+        kinds(&app)
+            .await
+            .contains(&"refresh_reuse_detected".to_owned())
+    );
+    let sessions = app.store.list_families(Some("alice")).await.unwrap();
+    assert_eq!(sessions.len(), 2);
+    app.stop().await;
+    let _ = sqlx::Any::drop_database(&url).await;
+}
