@@ -166,6 +166,9 @@ pub struct AuditEvent<'a> {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite only: refresh rotations queue here rather than in SQLite's
+    /// busy handler, which polls with sleeps of up to 100 ms.
+    rotate_lock: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 fn migrator(sqlite: bool) -> Migrator {
@@ -254,7 +257,10 @@ impl Store {
                 .await?;
         }
         migrator(sqlite).run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            rotate_lock: sqlite.then(Default::default),
+        })
     }
 
     /// Closes every connection (at shutdown).
@@ -571,6 +577,10 @@ impl Store {
         seal_before_ms: Option<i64>,
         audit: &AuditEvent<'_>,
     ) -> Result<bool, StoreError> {
+        let _queued = match &self.rotate_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
         let mut tx = self.pool.begin().await?;
         let won = sqlx::query(
             "UPDATE refresh_tokens SET used_ms = $1, successor = $2, successor_sealed = $3 \
