@@ -4,7 +4,9 @@
 //! creates the signing keys, binds the listener and prepares the server;
 //! [`Application::run`] serves until SIGINT/SIGTERM (actix-web's default
 //! signal handling) or until a [`ServerHandle`] stops it, then flushes
-//! counters and closes the database pool.
+//! counters and closes the database pool. Once a minute it flushes the
+//! signed-token counters and drops sealed refresh successors whose grace
+//! window has passed.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -239,6 +241,12 @@ impl Application {
             loop {
                 tick.tick().await;
                 state.flush_signed_counts().await;
+                // Sealed successors are kept only for the grace window.
+                let grace = i64::try_from(state.config.refresh.grace.as_millis()).unwrap_or(0);
+                let before = crate::store::now_ms().saturating_sub(grace);
+                if let Err(e) = state.store.purge_sealed_successors(before).await {
+                    tracing::warn!(error = %e, "could not purge sealed refresh successors");
+                }
             }
         });
         let scheduler = tokio::spawn(lifecycle::run_scheduler(self.state.clone()));

@@ -484,3 +484,31 @@ async fn postgres_rotation_is_atomic_too() {
     app.stop().await;
     let _ = sqlx::Any::drop_database(&url).await;
 }
+
+#[tokio::test]
+async fn the_successor_is_kept_sealed_and_only_for_the_grace_window() {
+    let app = spawn_app_with(|c| c.refresh.grace = Duration::from_secs(30))
+        .await
+        .with_fixtures()
+        .await;
+    let (_, first) = app.login_tokens().await;
+    let (_, second) = app.refresh_ok(&first).await;
+    let parent = issuer::refresh::hash_token(&first);
+    let row = app.store.find_refresh(&parent).await.unwrap().unwrap();
+    let sealed = row.successor_sealed.expect("sealed while in the window");
+    assert!(
+        !sealed.windows(second.len()).any(|w| w == second.as_bytes()),
+        "never in plaintext"
+    );
+    // The periodic purge (argument: now - grace) keeps it inside the
+    // window and drops it once the window is over...
+    let now = issuer::store::now_ms();
+    let purge = |before| app.store.purge_sealed_successors(before);
+    assert_eq!(purge(now - 30_000).await.unwrap(), 0, "inside the window");
+    assert_eq!(purge(now + 1).await.unwrap(), 1);
+    let row = app.store.find_refresh(&parent).await.unwrap().unwrap();
+    assert!(row.successor_sealed.is_none());
+    // ...after which a retry cannot be answered: it is treated as reuse.
+    refused(&app, &first).await;
+    refused(&app, &second).await;
+}
