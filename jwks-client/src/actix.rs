@@ -32,14 +32,13 @@
 //! |---|---|---|
 //! | no `Authorization` header, or another scheme | 401 | `Bearer realm="…"` |
 //! | token refused | 401 | `Bearer realm="…", error="invalid_token", error_description="…"` |
-//! | scope or role missing | 403 | `Bearer error="insufficient_scope", error_description="…", scope="…"` |
+//! | scope or role missing | 403 | `Bearer realm="…", error="insufficient_scope", error_description="…", scope="…"` |
 //! | unparseable header, non-ASCII, empty token, two `Authorization` headers, `access_token` in the query | 400 | `Bearer realm="…", error="invalid_request", …` |
 //! | keys unavailable, nothing cached | 503 | none; `Retry-After` |
 //!
-//! The 403 from [`Bearer::require_scope`] carries no `realm` (optional in
-//! RFC 6750) because the claims do not know it; add it with
-//! [`AuthError::with_realm`] if wanted. Tokens in a form body are not
-//! inspected (the extractor does not consume the body).
+//! The 403 from [`Bearer::require_scope`] and [`Bearer::require_role`]
+//! carries the same `realm` as the extractor's own answers. Tokens in a form
+//! body are not inspected (the extractor does not consume the body).
 
 use std::fmt;
 use std::future::Future;
@@ -60,9 +59,10 @@ pub struct Realm(pub String);
 
 const DEFAULT_REALM: &str = "api";
 
-/// The verified claims of the request's bearer token.
+/// The verified claims of the request's bearer token (and, privately, the
+/// realm its refusals are answered in).
 #[derive(Debug, Clone)]
-pub struct Bearer(pub Arc<Claims>);
+pub struct Bearer(pub Arc<Claims>, String);
 
 impl Bearer {
     /// `Ok` when the token grants `scope`, else a 403 `insufficient_scope`.
@@ -71,7 +71,7 @@ impl Bearer {
             Ok(())
         } else {
             tracing::info!(scope, "token lacks the required scope");
-            Err(AuthError::insufficient(scope, "required scope missing"))
+            Err(AuthError::insufficient(scope, "required scope missing").with_realm(&self.1))
         }
     }
 
@@ -81,13 +81,11 @@ impl Bearer {
             Ok(())
         } else {
             tracing::info!(role, "token lacks the required role");
-            Err(AuthError {
-                kind: Kind::InsufficientScope,
-                realm: None,
-                scope: None,
-                description: "required role missing",
-                retry_after: 0,
-            })
+            Err(AuthError::new(
+                Kind::InsufficientScope,
+                &self.1,
+                "required role missing",
+            ))
         }
     }
 }
@@ -317,7 +315,7 @@ impl FromRequest for Bearer {
                 Ok(claims) => {
                     span.record("sub", claims.sub.as_str());
                     span.record("auth", "ok");
-                    Ok(Bearer(claims))
+                    Ok(Bearer(claims, realm))
                 }
                 Err(e) => {
                     tracing::info!(error = %e, "bearer token refused");

@@ -12,7 +12,7 @@
 //! | `RESOURCE_JWKS_MAX_TTL` | `24h` | upper clamp on the JWKS `max-age` |
 //! | `RESOURCE_JWKS_COOLDOWN` | `30s` | at most one forced refresh per this, for unknown `kid`s |
 //! | `RESOURCE_JWKS_MAX_STALE` | `24h` | how long to keep serving the last good key set when the issuer is down |
-//! | `RESOURCE_LEEWAY` | `30s` | clock-skew allowance for `exp` and `nbf` |
+//! | `RESOURCE_LEEWAY` | `30s` | clock-skew allowance for `exp` and `nbf`, at most 60s |
 //! | `RESOURCE_RESULT_CACHE` | `0` | verified-token cache entries (0 = off) |
 //! | `RESOURCE_MAX_ITEMS` | `1000` | items kept in memory; the oldest go first |
 //! | `LOG_FORMAT` | `text` | `json` for one JSON object per log line |
@@ -81,7 +81,7 @@ impl Settings {
             jwks_max_ttl: env.duration("RESOURCE_JWKS_MAX_TTL", secs(86_400), any.0, any.1)?,
             jwks_cooldown: env.duration("RESOURCE_JWKS_COOLDOWN", secs(30), any.0, secs(3600))?,
             jwks_max_stale: env.duration("RESOURCE_JWKS_MAX_STALE", secs(86_400), any.0, any.1)?,
-            leeway: env.duration("RESOURCE_LEEWAY", secs(30), any.0, secs(300))?,
+            leeway: env.duration("RESOURCE_LEEWAY", secs(30), any.0, secs(60))?,
             result_cache: env.parse("RESOURCE_RESULT_CACHE", 0, "a number of entries (0 = off)")?,
             max_items: env.parse("RESOURCE_MAX_ITEMS", 1000, "a number of items")?,
             log_json: shared::telemetry::json_requested(),
