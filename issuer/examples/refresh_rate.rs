@@ -24,6 +24,17 @@ use shared::config::Secret;
 
 const SECRET: &str = "bench-secret-0123456789";
 
+/// This process's user + system CPU time in seconds (Linux `/proc`): the
+/// server and the benchmark clients together.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 async fn post(
     http: &reqwest::Client,
     url: &str,
@@ -134,6 +145,7 @@ async fn main() {
     }
     start.wait().await;
     let began = Instant::now();
+    let cpu_before = process_cpu_seconds();
     let (mut ok, mut failed) = (0u64, 0u64);
     for w in workers {
         let (o, f) = w.await.unwrap();
@@ -141,9 +153,14 @@ async fn main() {
         failed += f;
     }
     let elapsed = began.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds()
+        .zip(cpu_before)
+        .map_or(f64::NAN, |(after, before)| after - before);
     println!(
-        "{ok} refreshes in {elapsed:.2}s with {tasks} clients: {:.0} refreshes/s ({failed} failed)",
-        ok as f64 / elapsed
+        "{ok} refreshes in {elapsed:.2}s with {tasks} clients: {:.0} refreshes/s ({failed} failed); \
+         {cpu:.2}s CPU (server + clients): {:.0} refreshes per CPU-second",
+        ok as f64 / elapsed,
+        ok as f64 / cpu
     );
     handle.stop(true).await;
     server.await.unwrap().unwrap();
