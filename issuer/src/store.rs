@@ -172,7 +172,7 @@ pub struct Store {
 }
 
 fn migrator(sqlite: bool) -> Migrator {
-    let files: [(i64, &'static str, &'static str); 2] = if sqlite {
+    let files: [(i64, &'static str, &'static str); 3] = if sqlite {
         [
             (
                 1,
@@ -183,6 +183,11 @@ fn migrator(sqlite: bool) -> Migrator {
                 2,
                 "refresh tokens",
                 include_str!("../migrations/sqlite/0002_refresh_tokens.sql"),
+            ),
+            (
+                3,
+                "refresh touch",
+                include_str!("../migrations/sqlite/0003_refresh_touch.sql"),
             ),
         ]
     } else {
@@ -196,6 +201,11 @@ fn migrator(sqlite: bool) -> Migrator {
                 2,
                 "refresh tokens",
                 include_str!("../migrations/postgres/0002_refresh_tokens.sql"),
+            ),
+            (
+                3,
+                "refresh touch",
+                include_str!("../migrations/postgres/0003_refresh_touch.sql"),
             ),
         ]
     };
@@ -612,11 +622,8 @@ impl Store {
         .bind(child.expires_ms)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE refresh_families SET last_used_ms = $1 WHERE id = $2")
-            .bind(now_ms)
-            .bind(family)
-            .execute(&mut *tx)
-            .await?;
+        // Trigger refresh_tokens_touch_family (migration 0003) sets the
+        // family's last_used_ms.
         if let Some(before) = seal_before_ms {
             sqlx::query(
                 "UPDATE refresh_tokens SET successor_sealed = NULL \

@@ -56,6 +56,11 @@ async fn refresh_rotates_and_the_old_token_is_refused() {
 
     let (_, third) = app.refresh_ok(&second).await;
     assert_ne!(third, second);
+    // The family records its last use (trigger of migration 0003).
+    let newest = issuer::refresh::hash_token(&third);
+    let row = app.store.find_refresh(&newest).await.unwrap().unwrap();
+    assert_eq!(row.family.last_used_ms, row.issued_ms);
+    assert!(row.family.last_used_ms >= row.family.created_ms);
     assert!(kinds(&app).await.contains(&"refresh_rotated".to_owned()));
     let metrics = app
         .http
@@ -472,6 +477,13 @@ async fn postgres_rotation_is_atomic_too() {
 
     let (_, first) = app.login_tokens().await;
     let (_, second) = app.refresh_ok(&first).await;
+    let row = app
+        .store
+        .find_refresh(&issuer::refresh::hash_token(&second))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.family.last_used_ms, row.issued_ms);
     refused(&app, &first).await;
     refused(&app, &second).await;
     assert!(
