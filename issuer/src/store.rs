@@ -3,11 +3,10 @@
 //!
 //! One [`sqlx::AnyPool`] serves SQLite (the default, a file created on first
 //! use, WAL journal, 5 s busy timeout) and PostgreSQL with the same queries.
-//! SQLite runs with `synchronous = NORMAL`, the usual setting with WAL: the
-//! database is never corrupted, but an operating-system crash or power loss
-//! (not a process crash) may lose the commits of the last moments, such as
-//! a refresh rotation, whose client then has to log in again. It saves an
-//! fsync per commit; use PostgreSQL where that matters.
+//! SQLite runs with `synchronous = FULL`: every commit (a revocation, a
+//! refresh rotation, a key transition) is on disk before it is answered, so
+//! a power loss cannot bring back a revoked session. That costs an fsync
+//! per commit, which is the price of "nothing lost".
 //! Queries use `$n` placeholders in order, which both accept. Lists (roles,
 //! scopes, audiences) are stored as space-separated text, times as Unix
 //! seconds (refresh tables: milliseconds, columns ending `_ms`), booleans as 0/1.
@@ -249,10 +248,9 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if sqlite {
-                        // With WAL, NORMAL never corrupts the database; a
-                        // power loss may drop the last commits (see the
-                        // module docs). FULL costs an fsync per commit.
-                        sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
+                        // Durable commits: a revocation must survive a power
+                        // loss (see the module docs).
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = FULL").await?;
                     }
                     Ok(())
                 })
