@@ -109,7 +109,9 @@ fn check_syntax(body: &[u8]) -> Result<(), FormError> {
                     }
                     i += 3;
                 }
-                b if b.is_ascii_control() || b == b' ' => return Err(FormError::Malformed),
+                // A raw space is not canonical but unambiguous, and what
+                // `curl -d 'password=two words'` sends: accepted as a space.
+                b if b.is_ascii_control() => return Err(FormError::Malformed),
                 _ => i += 1,
             }
         }
@@ -142,6 +144,8 @@ mod tests {
         assert_eq!(form.get("username"), Some("al ice"));
         assert_eq!(form.get("password"), Some("a b"));
         assert_eq!(form.get("scope"), None, "empty is absent");
+        let form = Form::parse(b"scope=items:read items:write").unwrap_or_default();
+        assert_eq!(form.get("scope"), Some("items:read items:write"), "raw space");
     }
 
     #[test]
