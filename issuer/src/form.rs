@@ -145,7 +145,11 @@ mod tests {
         assert_eq!(form.get("password"), Some("a b"));
         assert_eq!(form.get("scope"), None, "empty is absent");
         let form = Form::parse(b"scope=items:read items:write").unwrap_or_default();
-        assert_eq!(form.get("scope"), Some("items:read items:write"), "raw space");
+        assert_eq!(
+            form.get("scope"),
+            Some("items:read items:write"),
+            "raw space"
+        );
     }
 
     #[test]
