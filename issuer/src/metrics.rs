@@ -1,7 +1,8 @@
 //! Prometheus metrics (text exposition at `GET /metrics`).
 //!
-//! - `issuer_http_requests_total{route,method,status}`: every response, by
-//!   route pattern (never the raw path, so cardinality stays bounded).
+//! - `issuer_http_requests_total{route,method,status}` and
+//!   `issuer_http_request_duration_seconds`: every response, by route
+//!   pattern (`shared::http_metrics`).
 //! - `issuer_tokens_issued_total{grant}`.
 //! - `issuer_login_failures_total{reason}`.
 //! - `issuer_token_signing_seconds`: time to sign one token.
@@ -11,22 +12,12 @@
 
 use std::sync::Arc;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::web;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct HttpLabels {
-    route: String,
-    method: String,
-    status: u16,
-}
+use shared::http_metrics::HttpMetrics;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GrantLabels {
@@ -47,7 +38,7 @@ pub struct Metrics {
 #[derive(Debug)]
 struct Inner {
     registry: Registry,
-    http: Family<HttpLabels, Counter>,
+    http: HttpMetrics,
     tokens: Family<GrantLabels, Counter>,
     login_failures: Family<ReasonLabels, Counter>,
     signing: Histogram,
@@ -64,16 +55,11 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("issuer");
-        let http = Family::<HttpLabels, Counter>::default();
+        let http = HttpMetrics::register(&mut registry);
         let tokens = Family::<GrantLabels, Counter>::default();
         let login_failures = Family::<ReasonLabels, Counter>::default();
         // 50 µs .. ~100 ms
         let signing = Histogram::new(exponential_buckets(0.000_05, 2.0, 12));
-        registry.register(
-            "http_requests",
-            "HTTP responses by route and status",
-            http.clone(),
-        );
         registry.register(
             "tokens_issued",
             "Access tokens issued by grant type",
@@ -140,15 +126,9 @@ impl Metrics {
         self.inner.signing.observe(seconds);
     }
 
-    fn http_response(&self, route: String, method: String, status: u16) {
-        self.inner
-            .http
-            .get_or_create(&HttpLabels {
-                route,
-                method,
-                status,
-            })
-            .inc();
+    /// The HTTP counters, for `shared::http_metrics::middleware`.
+    pub fn http(&self) -> HttpMetrics {
+        self.inner.http.clone()
     }
 
     /// The text exposition format.
@@ -157,26 +137,4 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.inner.registry)?;
         Ok(out)
     }
-}
-
-/// Middleware counting responses by route pattern (`from_fn`).
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let res = next.call(req).await?;
-    if let Some(metrics) = metrics {
-        let request = res.request();
-        // Unmatched paths and unusual methods share one label value each.
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        let method = match request.method().as_str() {
-            m @ ("GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS") => m,
-            _ => "other",
-        };
-        metrics.http_response(route, method.to_owned(), res.status().as_u16());
-    }
-    Ok(res)
 }

@@ -156,15 +156,17 @@ impl Application {
         // Transitions that fell due while the service was down.
         lifecycle::advance(&state, shared::now_unix()).await?;
         let active = state.keys.current().active().kid().to_owned();
+        let http_metrics = web::Data::new(metrics.http());
         let metrics = web::Data::new(metrics);
 
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(from_fn(crate::metrics::middleware))
+                .wrap(from_fn(shared::http_metrics::middleware))
                 .wrap(from_fn(shared::request_id::middleware))
                 .app_data(app_state.clone())
                 .app_data(metrics.clone())
+                .app_data(http_metrics.clone())
                 .route("/oauth2/token", web::post().to(routes::token::token))
                 .route("/oauth2/revoke", web::post().to(routes::revoke::revoke))
                 .route(

@@ -1,60 +1,37 @@
-//! Prometheus metrics: HTTP requests by route and status, and the key
-//! cache's counters read from `jwks-client` at scrape time.
+//! Prometheus metrics: HTTP requests by route and status
+//! (`shared::http_metrics`), and the key cache's counters read from
+//! `jwks-client` at scrape time.
 
-use std::time::Instant;
-
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use jwks_client::Verifier;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
-use prometheus_client::metrics::family::Family;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    route: String,
-    status: u16,
-}
+use shared::http_metrics::HttpMetrics;
 
 /// The service's metric registry.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RouteLabels, Counter>,
-    latency: Histogram,
+    http: HttpMetrics,
 }
 
 impl Metrics {
     pub fn new(verifier: Option<Verifier>) -> Self {
-        let mut registry = Registry::default();
-        let requests = Family::<RouteLabels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests by route pattern and status",
-            requests.clone(),
-        );
-        // 50 µs .. ~0.8 s
-        let latency = Histogram::new(exponential_buckets(0.000_05, 2.0, 15));
-        registry.register(
-            "http_request_duration_seconds",
-            "Time from request head to response head",
-            latency.clone(),
-        );
+        let mut registry = Registry::with_prefix("resource");
+        let http = HttpMetrics::register(&mut registry);
         if let Some(verifier) = verifier {
             registry.register_collector(Box::new(KeyCacheCollector(verifier)));
         }
-        Metrics {
-            registry,
-            requests,
-            latency,
-        }
+        Metrics { registry, http }
+    }
+
+    /// The HTTP counters, for `shared::http_metrics::middleware`.
+    pub fn http(&self) -> HttpMetrics {
+        self.http.clone()
     }
 
     /// The Prometheus text exposition.
@@ -64,30 +41,6 @@ impl Metrics {
         let _ = encode(&mut out, &self.registry);
         out
     }
-}
-
-/// Middleware (with `actix_web::middleware::from_fn`) counting every request.
-pub async fn track(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let res = next.call(req).await?;
-    if let Some(metrics) = metrics {
-        // Unmatched paths share one label so scanners cannot grow the series.
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        let labels = RouteLabels {
-            route,
-            status: res.status().as_u16(),
-        };
-        metrics.requests.get_or_create(&labels).inc();
-        metrics.latency.observe(started.elapsed().as_secs_f64());
-    }
-    Ok(res)
 }
 
 /// `GET /metrics`

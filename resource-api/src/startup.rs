@@ -55,6 +55,7 @@ impl Application {
             name: settings.service_name.clone(),
         });
         let metrics = web::Data::new(Metrics::new(verifier.clone()));
+        let http_metrics = web::Data::new(metrics.http());
         let items = web::Data::new(items::ItemStore::new(settings.max_items));
         let verifier = verifier.map(web::Data::new);
         let realm = settings.service_name.clone();
@@ -68,10 +69,11 @@ impl Application {
 
         let server = HttpServer::new(move || {
             let mut app = App::new()
-                .wrap(from_fn(metrics::track))
+                .wrap(from_fn(shared::http_metrics::middleware))
                 .wrap(from_fn(shared::request_id::middleware))
                 .app_data(service.clone())
                 .app_data(metrics.clone())
+                .app_data(http_metrics.clone())
                 .app_data(items.clone())
                 .app_data(items::json_config())
                 .app_data(Realm(realm.clone()))

@@ -8,12 +8,15 @@
 //! - [`config`]: typed environment configuration with errors that name the variable.
 //! - [`telemetry`]: tracing set-up shared by every binary.
 //! - `request_id` (feature `actix`): request-id middleware and root span.
+//! - `http_metrics` (feature `actix`): Prometheus counters for every response.
 //!
 //! Nothing here knows about business logic; it only fixes what crosses the wire.
 
 pub mod b64;
 pub mod claims;
 pub mod config;
+#[cfg(feature = "actix")]
+pub mod http_metrics;
 pub mod jwk;
 pub mod oauth;
 #[cfg(feature = "actix")]
