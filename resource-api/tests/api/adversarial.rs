@@ -375,7 +375,10 @@ async fn a_flood_of_unknown_kids_costs_the_issuer_at_most_one_fetch() {
         StatusCode::OK
     );
     let before = issuer.jwks_fetches().await;
-    assert!(before >= 1, "the issuer's metrics count the service's first fetch");
+    assert!(
+        before >= 1,
+        "the issuer's metrics count the service's first fetch"
+    );
 
     // Same claims and signature, a different random kid each time.
     let parts: Vec<&str> = token.split('.').collect();
