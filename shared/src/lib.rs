@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`admin`]: the issuer's `/admin/keys` API bodies.
 //! - [`jwk`]: JWK / JWKS serde types and the RFC 7638 thumbprint used as `kid`.
 //! - [`claims`]: the access-token claim set (RFC 9068 profile).
 //! - [`oauth`]: RFC 6749 token responses and error bodies, RFC 6750 challenges.
@@ -12,6 +13,7 @@
 //!
 //! Nothing here knows about business logic; it only fixes what crosses the wire.
 
+pub mod admin;
 pub mod b64;
 pub mod claims;
 pub mod config;
