@@ -108,6 +108,13 @@ pub struct ClientAdd {
 pub enum KeysCommand {
     /// List signing keys and their states.
     List,
+    /// Planned rotation: activate the pending key at the earliest safe time
+    /// and create a new pending key.
+    Rotate,
+    /// Emergency rotation: revoke KID now (out of the JWKS, private key
+    /// destroyed, its refresh-token families revoked); if it was active,
+    /// promote the pending key now.
+    Revoke { kid: String },
 }
 
 /// Entry point of the binary.
@@ -150,6 +157,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Users(UsersCommand::Add(args)) => users_add(args, &config).await,
         Command::Clients(ClientsCommand::Add(args)) => clients_add(args, &config).await,
         Command::Keys(KeysCommand::List) => keys_list(&config).await,
+        Command::Keys(KeysCommand::Rotate) => keys_rotate(&config).await,
+        Command::Keys(KeysCommand::Revoke { kid }) => keys_revoke(&kid, &config).await,
         Command::Users(UsersCommand::Disable { name }) => user_off(&name, false, &config).await,
         Command::Users(UsersCommand::Delete { name }) => user_off(&name, true, &config).await,
         Command::Sessions(SessionsCommand::List { user }) => {
@@ -371,21 +380,21 @@ async fn clients_add(args: ClientAdd, config: &Config) -> anyhow::Result<()> {
 
 async fn keys_list(config: &Config) -> anyhow::Result<()> {
     let store = Store::connect(&config.database_url, 1).await?;
-    let keys = store.list_keys().await;
+    let keys = crate::lifecycle::key_infos(&store).await;
     store.close().await;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{:<43}  {:<8}  {:>4}  {:>11}  {:>11}  {:>8}",
-        "KID", "STATE", "BITS", "ACTIVATE_AT", "RETIRE_AT", "SIGNED"
+        "{:<43}  {:<8}  {:>10}  {:>11}  {:>11}  {:>8}",
+        "KID", "STATE", "CREATED", "ACTIVATE_AT", "RETIRE_AT", "SIGNED"
     )?;
     for key in keys? {
         writeln!(
             out,
-            "{:<43}  {:<8}  {:>4}  {:>11}  {:>11}  {:>8}",
+            "{:<43}  {:<8}  {:>10}  {:>11}  {:>11}  {:>8}",
             key.kid,
             key.state,
-            key.bits,
+            key.created_at,
             key.activate_at,
             key.retire_at
                 .map_or_else(|| "-".to_owned(), |t| t.to_string()),
@@ -393,4 +402,77 @@ async fn keys_list(config: &Config) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+fn cli_actor() -> crate::lifecycle::Actor<'static> {
+    crate::lifecycle::Actor {
+        client: Some("cli"),
+        ..Default::default()
+    }
+}
+
+async fn keys_rotate(config: &Config) -> anyhow::Result<()> {
+    config.validate()?;
+    let store = Store::connect(&config.database_url, 1).await?;
+    let result = async {
+        let kek = crate::lifecycle::load_kek(config)?;
+        let now = shared::now_unix();
+        let done =
+            crate::lifecycle::rotate(&store, &kek, config, now, None, cli_actor()).await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "activating {} at {}", done.active_kid, done.activate_at)?;
+        if let (Some(kid), Some(at)) = (&done.retiring_kid, done.retire_at) {
+            writeln!(out, "retiring {kid} until {at}")?;
+        }
+        writeln!(out, "new pending key {}", done.pending_kid)?;
+        if done.activate_at > now {
+            writeln!(
+                out,
+                "(the pending key has not been published for the full pre-publication lead of {}s yet; running issuers switch at activate_at)",
+                config.prepublish().as_secs()
+            )?;
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+async fn keys_revoke(kid: &str, config: &Config) -> anyhow::Result<()> {
+    config.validate()?;
+    let store = Store::connect(&config.database_url, 1).await?;
+    let result = async {
+        let kek = crate::lifecycle::load_kek(config)?;
+        let done = crate::lifecycle::revoke(
+            &store,
+            &kek,
+            config,
+            shared::now_unix(),
+            kid,
+            cli_actor(),
+        )
+        .await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "revoked {}", done.revoked_kid)?;
+        writeln!(out, "active key {}", done.active_kid)?;
+        if let Some(pending) = &done.pending_kid {
+            writeln!(out, "new pending key {pending}")?;
+        }
+        writeln!(
+            out,
+            "{} refresh-token session(s) revoked",
+            done.refresh_families_revoked
+        )?;
+        writeln!(
+            out,
+            "running issuers drop the key within {}s (their reload interval); resource services within {}s after that (JWKS max-age)",
+            crate::lifecycle::reload_interval(config),
+            done.caches_drop_within
+        )?;
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
 }

@@ -98,8 +98,22 @@ pub struct Config {
     /// `ISSUER_KEY_BITS`: 2048 (default), 3072 or 4096.
     pub key_bits: KeyBits,
     /// `ISSUER_KEY_ROTATION_PERIOD`: lifetime of an active key before its
-    /// successor activates (default 30d, 1h..365d).
+    /// successor activates (default 30d, 1h..365d; `off`: only manual
+    /// rotations, see [`ROTATION_OFF`]).
     pub rotation_period: Duration,
+    /// `ISSUER_KEY_MARGIN`: clock leeway and safety margin added to the key
+    /// timings (default 60s, 1s..1h).
+    pub key_margin: Duration,
+    /// `ISSUER_KEY_PREPUBLISH`: how long a pending key is in the JWKS before
+    /// it may sign (default and minimum 2 x JWKS max-age + margin).
+    pub key_prepublish: Option<Duration>,
+    /// `ISSUER_KEY_RETIRE_DELAY`: how long a key stays published after its
+    /// successor activates (default and minimum access-token TTL + margin +
+    /// JWKS max-age).
+    pub key_retire_delay: Option<Duration>,
+    /// `ISSUER_ADMIN_AUDIENCE`: the audience an access token for
+    /// `/admin/keys` must carry (default: the issuer URL).
+    pub admin_audience: Option<String>,
     /// Login throttling.
     pub throttle: ThrottleConfig,
     /// Refresh tokens.
@@ -128,6 +142,10 @@ impl Default for Config {
             jwks_max_age: Duration::from_secs(300),
             key_bits: KeyBits::Rsa2048,
             rotation_period: Duration::from_secs(30 * 86_400),
+            key_margin: Duration::from_secs(60),
+            key_prepublish: None,
+            key_retire_delay: None,
+            admin_audience: None,
             throttle: ThrottleConfig {
                 max_failures_per_user: 5,
                 max_failures_per_ip: 20,
@@ -233,12 +251,47 @@ impl Config {
         let bits: i64 = env.parse("ISSUER_KEY_BITS", 2048, "2048, 3072 or 4096")?;
         let key_bits = KeyBits::from_bits(bits)
             .ok_or_else(|| ConfigError::new("ISSUER_KEY_BITS", "expected 2048, 3072 or 4096"))?;
-        let rotation_period = env.duration(
-            "ISSUER_KEY_ROTATION_PERIOD",
-            d.rotation_period,
-            secs(3600),
-            secs(365 * 86_400),
-        )?;
+        let rotation_period = match env.optional("ISSUER_KEY_ROTATION_PERIOD") {
+            Some(v) if v.trim().eq_ignore_ascii_case("off") => ROTATION_OFF,
+            _ => env.duration(
+                "ISSUER_KEY_ROTATION_PERIOD",
+                d.rotation_period,
+                secs(3600),
+                secs(365 * 86_400),
+            )?,
+        };
+        let key_margin = env.duration("ISSUER_KEY_MARGIN", d.key_margin, secs(1), secs(3600))?;
+        let key_prepublish = env
+            .optional("ISSUER_KEY_PREPUBLISH")
+            .map(|_| {
+                env.duration(
+                    "ISSUER_KEY_PREPUBLISH",
+                    secs(0),
+                    secs(1),
+                    secs(365 * 86_400),
+                )
+            })
+            .transpose()?;
+        let key_retire_delay = env
+            .optional("ISSUER_KEY_RETIRE_DELAY")
+            .map(|_| {
+                env.duration(
+                    "ISSUER_KEY_RETIRE_DELAY",
+                    secs(0),
+                    secs(1),
+                    secs(365 * 86_400),
+                )
+            })
+            .transpose()?;
+        let admin_audience = env.optional("ISSUER_ADMIN_AUDIENCE");
+        if admin_audience.as_deref().is_some_and(|a| {
+            a.is_empty() || a.len() > 128 || !a.chars().all(|c| c.is_ascii_graphic())
+        }) {
+            return Err(ConfigError::new(
+                "ISSUER_ADMIN_AUDIENCE",
+                "expected 1 to 128 printable ASCII characters without spaces",
+            ));
+        }
 
         let throttle = ThrottleConfig {
             max_failures_per_user: positive(
@@ -315,7 +368,7 @@ impl Config {
             }
         };
 
-        Ok(Config {
+        let config = Config {
             listen,
             issuer_url,
             database_url,
@@ -324,6 +377,10 @@ impl Config {
             jwks_max_age: secs(max_age),
             key_bits,
             rotation_period,
+            key_margin,
+            key_prepublish,
+            key_retire_delay,
+            admin_audience,
             throttle,
             refresh,
             workers,
@@ -331,13 +388,76 @@ impl Config {
             db_max_connections,
             password_hash_concurrency,
             log_json,
-        })
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks that the key timings cannot let a resource service meet an
+    /// unknown `kid` or lose a key whose tokens are still valid. Called by
+    /// [`Config::from_reader`] and again at start-up (tests build `Config`
+    /// directly).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let min_prepublish = self.jwks_max_age * 2 + self.key_margin;
+        if self.prepublish() < min_prepublish {
+            return Err(ConfigError::new(
+                "ISSUER_KEY_PREPUBLISH",
+                format!(
+                    "must be at least 2 x ISSUER_JWKS_MAX_AGE + ISSUER_KEY_MARGIN ({}s): a \
+                     resource service could meet a token signed by a key it has not fetched yet",
+                    min_prepublish.as_secs()
+                ),
+            ));
+        }
+        let min_retire = self.access_token_ttl + self.key_margin + self.jwks_max_age;
+        if self.retire_delay() < min_retire {
+            return Err(ConfigError::new(
+                "ISSUER_KEY_RETIRE_DELAY",
+                format!(
+                    "must be at least ISSUER_ACCESS_TOKEN_TTL + ISSUER_KEY_MARGIN + \
+                     ISSUER_JWKS_MAX_AGE ({}s): a key would leave the JWKS while tokens it \
+                     signed are still valid",
+                    min_retire.as_secs()
+                ),
+            ));
+        }
+        if self.rotation_period < self.prepublish() {
+            return Err(ConfigError::new(
+                "ISSUER_KEY_ROTATION_PERIOD",
+                format!(
+                    "must be at least the pre-publication lead ({}s): a new key could not be \
+                     published long enough before it signs",
+                    self.prepublish().as_secs()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// How long before `activate_at` a pending key must already be in the
-    /// JWKS: twice the JWKS max-age plus a minute.
+    /// JWKS: `ISSUER_KEY_PREPUBLISH`, by default twice the JWKS max-age plus
+    /// the margin.
     pub fn prepublish(&self) -> Duration {
-        self.jwks_max_age * 2 + Duration::from_secs(60)
+        self.key_prepublish
+            .unwrap_or(self.jwks_max_age * 2 + self.key_margin)
+    }
+
+    /// How long a key stays published after its successor activates:
+    /// `ISSUER_KEY_RETIRE_DELAY`, by default the access-token lifetime, the
+    /// margin (clock leeway) and the JWKS max-age (DESIGN "Keys and rotation").
+    pub fn retire_delay(&self) -> Duration {
+        self.key_retire_delay
+            .unwrap_or(self.access_token_ttl + self.key_margin + self.jwks_max_age)
+    }
+
+    /// Whether scheduled rotation is on (`ISSUER_KEY_ROTATION_PERIOD` is not `off`).
+    pub fn scheduled_rotation(&self) -> bool {
+        self.rotation_period < ROTATION_OFF
+    }
+
+    /// The audience admin tokens must carry.
+    pub fn admin_audience(&self) -> &str {
+        self.admin_audience.as_deref().unwrap_or(&self.issuer_url)
     }
 
     /// The SQLite database file, when the store is SQLite and on disk.
@@ -345,6 +465,10 @@ impl Config {
         sqlite_path(&self.database_url)
     }
 }
+
+/// `ISSUER_KEY_ROTATION_PERIOD=off`: the pending key activates a century
+/// later, that is only through `issuer keys rotate` or the admin API.
+pub const ROTATION_OFF: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 /// The file path of a `sqlite:` URL (`sqlite:x.db`, `sqlite://x.db`,
 /// `sqlite:///abs/x.db`, with or without `?options`); `None` for in-memory.

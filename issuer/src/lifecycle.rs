@@ -9,8 +9,13 @@
 //! While serving, [`run_scheduler`] carries out due transitions
 //! ([`advance`]): pending → active at `activate_at` (the old active key
 //! becomes retiring until `retire_at`), retiring → retired with the private
-//! key destroyed, and a new pending successor. Emergency revocation and the
-//! `issuer keys rotate|revoke` commands come with the admin API.
+//! key destroyed, and a new pending successor.
+//!
+//! [`rotate`] (a planned rotation) and [`revoke`] (an emergency one) are
+//! shared by `POST /admin/keys/...` and `issuer keys rotate|revoke`; each is
+//! one locked transaction that re-checks the state it acts on, so two
+//! instances answering at once cannot create two active or two new pending
+//! keys.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +25,8 @@ use actix_web::web;
 use crate::config::{Config, KekSource};
 use crate::keys::{Kek, KeyEntry, KeyError, KeySet, KeyState, SigningKey};
 use crate::startup::AppState;
-use crate::store::{Store, StoreError, StoredKey};
+use crate::store::{AuditEvent, KeyRotation, RevokeRefusal, Store, StoreError, StoredKey};
+use shared::admin::{KeyInfo, RevokeResponse, RotateResponse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
@@ -125,70 +131,72 @@ fn open_row(row: &StoredKey, kek: &Kek) -> Result<Option<KeyEntry>, LifecycleErr
     }))
 }
 
-/// Loads the published keys, creating the active key and a pending
-/// successor as needed, and returns the in-memory key set.
-pub async fn bootstrap(
-    store: &Store,
-    kek: &Kek,
-    config: &Config,
-    now: i64,
-) -> Result<KeySet, LifecycleError> {
-    let period = i64::try_from(config.rotation_period.as_secs()).unwrap_or(30 * 86_400);
+/// The published keys in the store, decrypted and checked.
+async fn load(store: &Store, kek: &Kek) -> Result<Vec<KeyEntry>, LifecycleError> {
     let mut entries = Vec::new();
     for row in store.list_keys().await? {
         if let Some(entry) = open_row(&row, kek)? {
             entries.push(entry);
         }
     }
+    Ok(entries)
+}
 
-    let mut new_rows = Vec::new();
-    let mut new_entries = Vec::new();
-    let active = entries
+/// Loads the published keys, creating the active key and a pending
+/// successor as needed, and returns the in-memory key set. Creation is one
+/// locked transaction that re-checks what exists, so processes starting
+/// together on an empty database agree on one active key.
+pub async fn bootstrap(
+    store: &Store,
+    kek: &Kek,
+    config: &Config,
+    now: i64,
+) -> Result<KeySet, LifecycleError> {
+    let mut entries = load(store, kek).await?;
+    let active_at = entries
         .iter()
         .find(|e| e.state == KeyState::Active)
-        .cloned();
-    let active_at = match &active {
-        Some(a) => a.activate_at,
-        None => {
-            let key = generate(config).await?;
-            new_rows.push(new_row(&key, kek, KeyState::Active, now, now)?);
-            new_entries.push(KeyEntry {
-                key: Arc::new(key),
-                state: KeyState::Active,
-                activate_at: now,
-                retire_at: None,
-            });
-            now
-        }
-    };
+        .map(|a| a.activate_at);
+    let mut new_rows = Vec::new();
+    if active_at.is_none() {
+        let key = generate(config).await?;
+        new_rows.push(new_row(&key, kek, KeyState::Active, now, now)?);
+    }
     if !entries.iter().any(|e| e.state == KeyState::Pending) {
-        let prepublish = i64::try_from(config.prepublish().as_secs()).unwrap_or(0);
-        let activate_at = (active_at + period).max(now + prepublish);
+        let activate_at = successor_activation(config, active_at.unwrap_or(now), now);
         let key = generate(config).await?;
         new_rows.push(new_row(&key, kek, KeyState::Pending, now, activate_at)?);
-        new_entries.push(KeyEntry {
-            key: Arc::new(key),
-            state: KeyState::Pending,
-            activate_at,
-            retire_at: None,
-        });
     }
     if !new_rows.is_empty() {
-        store.insert_keys(&new_rows).await?;
+        let inserted = store.insert_missing_keys(&new_rows).await?;
         for row in &new_rows {
             tracing::info!(kid = %row.kid, state = %row.state, bits = row.bits, activate_at = row.activate_at, "created signing key");
         }
+        if inserted < new_rows.len() as u64 {
+            tracing::info!("another instance created keys at the same time; using the stored ones");
+        }
+        entries = load(store, kek).await?;
     }
-    entries.extend(new_entries);
     KeySet::new(entries).ok_or(LifecycleError::NoActive)
 }
 
-/// Seconds a retiring key stays published after its successor activates:
-/// the access-token lifetime, a minute of clock leeway and the JWKS max-age
-/// (DESIGN "Keys and rotation").
+/// When a new pending key created at `now` activates: one rotation period
+/// after its predecessor's activation, and never before it has been
+/// published for the pre-publication lead.
+fn successor_activation(config: &Config, predecessor_at: i64, now: i64) -> i64 {
+    predecessor_at
+        .saturating_add(secs(config.rotation_period))
+        .max(now.saturating_add(secs(config.prepublish())))
+}
+
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
+}
+
+/// Seconds a retiring key stays published after its successor activates
+/// ([`Config::retire_delay`]).
 pub fn retire_delay(config: &Config) -> i64 {
-    let secs = config.access_token_ttl.as_secs() + 60 + config.jwks_max_age.as_secs();
-    i64::try_from(secs).unwrap_or(i64::MAX)
+    secs(config.retire_delay())
 }
 
 /// Carries out every transition due at `now`: a pending key whose
@@ -226,8 +234,15 @@ pub async fn advance(state: &AppState, now: i64) -> Result<bool, LifecycleError>
     Ok(true)
 }
 
-/// Runs [`advance`] whenever a transition is due (checking at least once a
-/// minute, so changes made by other instances are picked up too).
+/// Seconds between reloads of the key set from the store: a minute, or half
+/// the JWKS max-age when that is shorter (at least a second), so a change
+/// made by another instance is served here well within one cache lifetime.
+pub fn reload_interval(config: &Config) -> i64 {
+    (secs(config.jwks_max_age) / 2).clamp(1, 60)
+}
+
+/// Runs [`advance`] whenever a transition is due (checking at least every
+/// [`reload_interval`], so changes made by other instances are picked up too).
 pub async fn run_scheduler(state: web::Data<AppState>) {
     loop {
         let now = shared::now_unix();
@@ -235,7 +250,9 @@ pub async fn run_scheduler(state: web::Data<AppState>) {
             .keys
             .current()
             .next_transition()
-            .map_or(60, |at| (at - now).clamp(1, 60));
+            .map_or(reload_interval(&state.config), |at| {
+                (at - now).clamp(1, reload_interval(&state.config))
+            });
         tokio::time::sleep(std::time::Duration::from_secs(wait.unsigned_abs())).await;
         let now = shared::now_unix();
         let result = match advance(&state, now).await {
@@ -268,4 +285,241 @@ async fn generate(config: &Config) -> Result<SigningKey, KeyError> {
     tokio::task::spawn_blocking(move || SigningKey::generate(bits))
         .await
         .map_err(|_| KeyError::Generate)?
+}
+
+/// Why a key-administration request changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminOpError {
+    #[error("no signing key with kid {0:?}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Failed(#[from] LifecycleError),
+}
+
+impl From<StoreError> for AdminOpError {
+    fn from(e: StoreError) -> Self {
+        AdminOpError::Failed(e.into())
+    }
+}
+
+impl From<KeyError> for AdminOpError {
+    fn from(e: KeyError) -> Self {
+        AdminOpError::Failed(e.into())
+    }
+}
+
+/// Who asked for a key change, for the audit event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Actor<'a> {
+    pub subject: Option<&'a str>,
+    pub client: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+}
+
+impl<'a> Actor<'a> {
+    fn event(&self, kind: &'a str, detail: &'a str) -> AuditEvent<'a> {
+        AuditEvent {
+            kind,
+            subject: self.subject,
+            client: self.client,
+            ip: self.ip,
+            request_id: self.request_id,
+            detail: Some(detail),
+        }
+    }
+}
+
+/// Every stored key, newest first, as the admin API and the CLI show it.
+pub async fn key_infos(store: &Store) -> Result<Vec<KeyInfo>, StoreError> {
+    let mut rows = store.list_keys().await?;
+    rows.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then(b.activate_at.cmp(&a.activate_at))
+    });
+    Ok(rows
+        .into_iter()
+        .map(|row| KeyInfo {
+            published: KeyState::parse(&row.state).is_some_and(KeyState::published),
+            kid: row.kid,
+            state: row.state,
+            created_at: row.created_at,
+            activate_at: row.activate_at,
+            retire_at: row.retire_at,
+            signed_count: row.signed_count,
+        })
+        .collect())
+}
+
+/// A planned rotation: the pending key activates at the earliest safe time
+/// (now if it has been published for the pre-publication lead, else when it
+/// has been), the active key then retires after [`retire_delay`], and a new
+/// pending key is created now.
+///
+/// `observed` is the pending key (kid, `activate_at`) as the caller's
+/// in-memory key set shows it; the rotation applies only if the store still
+/// agrees, so concurrent requests to several instances rotate once. `None`
+/// (the CLI) takes it from the store.
+pub async fn rotate(
+    store: &Store,
+    kek: &Kek,
+    config: &Config,
+    now: i64,
+    observed: Option<(&str, i64)>,
+    actor: Actor<'_>,
+) -> Result<RotateResponse, AdminOpError> {
+    let rows = store.list_keys().await?;
+    let pending: Vec<&StoredKey> = rows.iter().filter(|k| k.state == "pending").collect();
+    let [candidate] = pending.as_slice() else {
+        return Err(match pending.first() {
+            None => AdminOpError::Conflict(
+                "there is no pending key to activate; retry in a moment".into(),
+            ),
+            Some(first) => AdminOpError::Conflict(format!(
+                "a rotation is already under way: pending key {} activates at {}",
+                first.kid, first.activate_at
+            )),
+        });
+    };
+    if let Some((kid, at)) = observed
+        && (kid != candidate.kid || at != candidate.activate_at)
+    {
+        return Err(AdminOpError::Conflict(
+            "another instance changed the keys at the same time; list them and retry if needed"
+                .into(),
+        ));
+    }
+    let safe_at = now.max(
+        candidate
+            .created_at
+            .saturating_add(secs(config.prepublish())),
+    );
+    if candidate.activate_at <= safe_at {
+        return Err(AdminOpError::Conflict(format!(
+            "pending key {} already activates at {}, no later than a rotation could",
+            candidate.kid, candidate.activate_at
+        )));
+    }
+    let active = rows.iter().find(|k| k.state == "active");
+    let retire_at = safe_at.saturating_add(retire_delay(config));
+    let key = generate(config).await?;
+    let successor = new_row(
+        &key,
+        kek,
+        KeyState::Pending,
+        now,
+        successor_activation(config, safe_at, now),
+    )?;
+    let detail = format!(
+        "activating={} activate_at={safe_at} retiring={} successor={}",
+        candidate.kid,
+        active.map_or("-", |a| a.kid.as_str()),
+        successor.kid
+    );
+    let rotation = KeyRotation {
+        pending: &candidate.kid,
+        observed_activate_at: candidate.activate_at,
+        activate_at: safe_at,
+        now,
+        retire_at,
+    };
+    if !store
+        .rotate_keys(&rotation, &successor, &actor.event("key_rotated", &detail))
+        .await?
+    {
+        return Err(AdminOpError::Conflict(
+            "another request rotated the keys at the same time; list them and retry if needed"
+                .into(),
+        ));
+    }
+    tracing::info!(activating = %candidate.kid, activate_at = safe_at, successor = %successor.kid, "key rotation requested");
+    Ok(RotateResponse {
+        active_kid: candidate.kid.clone(),
+        activate_at: safe_at,
+        retiring_kid: active.map(|a| a.kid.clone()),
+        retire_at: active.map(|_| retire_at),
+        pending_kid: successor.kid,
+    })
+}
+
+/// An emergency rotation: `kid` is revoked now (out of the JWKS, private key
+/// destroyed); if it was active the pending key is promoted now and a new
+/// pending key is created; refresh families with tokens issued under it are
+/// revoked. An active key without a pending successor is refused (409), as
+/// is a key already retired or revoked.
+pub async fn revoke(
+    store: &Store,
+    kek: &Kek,
+    config: &Config,
+    now: i64,
+    kid: &str,
+    actor: Actor<'_>,
+) -> Result<RevokeResponse, AdminOpError> {
+    let rows = store.list_keys().await?;
+    let Some(target) = rows.iter().find(|k| k.kid == kid) else {
+        return Err(AdminOpError::NotFound(kid.to_owned()));
+    };
+    // A replacement pending key, generated outside the transaction; the
+    // store inserts it only if no pending key is left.
+    let successor = if matches!(target.state.as_str(), "active" | "pending") {
+        let key = generate(config).await?;
+        let at = successor_activation(config, now, now);
+        Some(new_row(&key, kek, KeyState::Pending, now, at)?)
+    } else {
+        None
+    };
+    let detail = format!(
+        "revoked={kid} successor={}",
+        successor.as_ref().map_or("-", |s| s.kid.as_str())
+    );
+    let done = store
+        .revoke_key(
+            kid,
+            now,
+            successor.as_ref(),
+            &actor.event("key_revoked", &detail),
+        )
+        .await?;
+    let done = match done {
+        Ok(done) => done,
+        Err(RevokeRefusal::NotFound) => return Err(AdminOpError::NotFound(kid.to_owned())),
+        Err(RevokeRefusal::Gone(state)) => {
+            return Err(AdminOpError::Conflict(format!(
+                "key {kid} is already {state}; nothing to revoke"
+            )));
+        }
+        Err(RevokeRefusal::NoSuccessor) => {
+            return Err(AdminOpError::Conflict(format!(
+                "key {kid} is the last usable key and has no pending successor; \
+                 rotate first or retry once a pending key exists"
+            )));
+        }
+    };
+    let active_kid = match &done.promoted {
+        Some(promoted) => promoted.clone(),
+        None => store
+            .list_keys()
+            .await?
+            .into_iter()
+            .find(|k| k.state == "active")
+            .map(|k| k.kid)
+            .unwrap_or_default(),
+    };
+    tracing::warn!(
+        kid,
+        previous_state = %done.previous_state,
+        active = %active_kid,
+        families = done.families_revoked,
+        "signing key revoked"
+    );
+    Ok(RevokeResponse {
+        revoked_kid: kid.to_owned(),
+        active_kid,
+        pending_kid: successor.filter(|_| done.successor_inserted).map(|s| s.kid),
+        refresh_families_revoked: done.families_revoked,
+        caches_drop_within: config.jwks_max_age.as_secs(),
+    })
 }

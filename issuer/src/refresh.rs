@@ -142,12 +142,14 @@ pub(crate) async fn start_family(
         revoked_ms: None,
         revoked_reason: None,
     };
+    let keys = state.keys.current();
     let first = NewRefresh {
         hash: &hash,
         expires_ms: now
             .saturating_add(ms(refresh.idle_ttl))
             .min(family.expires_ms),
         sealed: None,
+        signing_kid: Some(keys.active().kid()),
     };
     state
         .store
@@ -248,12 +250,14 @@ pub(crate) async fn refresh_grant(
                 .map_err(|e| TokenError::internal("sealing the successor", &e))?,
         )
     };
+    let active = state.keys.current();
     let child = NewRefresh {
         hash: &successor_hash,
         expires_ms: now
             .saturating_add(ms(refresh.idle_ttl))
             .min(family.expires_ms),
         sealed: sealed.as_deref(),
+        signing_kid: Some(active.active().kid()),
     };
     // The rotation records the access token's issuance in its transaction.
     let jti =

@@ -44,6 +44,8 @@ pub enum StartupError {
     Kek(#[from] crate::keys::KeyError),
     #[error(transparent)]
     Password(#[from] PasswordError),
+    #[error(transparent)]
+    Config(#[from] shared::config::ConfigError),
     #[error("starting the HTTP server failed: {0}")]
     Server(#[source] std::io::Error),
 }
@@ -130,6 +132,7 @@ impl Application {
             addr: config.listen.clone(),
             source,
         })?;
+        config.validate()?;
         let store = Store::connect(&config.database_url, config.db_max_connections).await?;
         let kek = lifecycle::load_kek(&config)?;
         let key_set = lifecycle::bootstrap(&store, &kek, &config, shared::now_unix()).await?;
@@ -181,6 +184,12 @@ impl Application {
                 .route(
                     "/.well-known/oauth-authorization-server",
                     web::get().to(routes::discovery::discovery),
+                )
+                .route("/admin/keys", web::get().to(routes::admin::list))
+                .route("/admin/keys/rotate", web::post().to(routes::admin::rotate))
+                .route(
+                    "/admin/keys/{kid}/revoke",
+                    web::post().to(routes::admin::revoke),
                 )
                 .route("/healthz", web::get().to(routes::health::healthz))
                 .route("/readyz", web::get().to(routes::health::readyz))

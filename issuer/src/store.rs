@@ -96,6 +96,41 @@ pub struct StoredKey {
     pub signed_count: i64,
 }
 
+/// A planned rotation for [`Store::rotate_keys`] (Unix seconds).
+#[derive(Debug, Clone)]
+pub struct KeyRotation<'a> {
+    pub pending: &'a str,
+    /// The pending key's `activate_at` as the caller read it.
+    pub observed_activate_at: i64,
+    /// When it activates now.
+    pub activate_at: i64,
+    pub now: i64,
+    /// For the active key, when the pending key activates at once.
+    pub retire_at: i64,
+}
+
+/// What [`Store::revoke_key`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRevocation {
+    /// The revoked key's state before.
+    pub previous_state: String,
+    /// The pending key promoted to active, when the revoked key was active.
+    pub promoted: Option<String>,
+    /// Whether the successor was inserted as the new pending key.
+    pub successor_inserted: bool,
+    pub families_revoked: u64,
+}
+
+/// Why [`Store::revoke_key`] changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevokeRefusal {
+    NotFound,
+    /// Already `retired` or `revoked`.
+    Gone(String),
+    /// The key is active and there is no pending key to promote.
+    NoSuccessor,
+}
+
 /// A refresh-token family: one login session. Times are Unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshFamily {
@@ -148,6 +183,8 @@ pub struct NewRefresh<'a> {
     pub expires_ms: i64,
     /// The new token sealed for the grace window (`None` without one).
     pub sealed: Option<&'a [u8]>,
+    /// The key signing the access token issued with it.
+    pub signing_kid: Option<&'a str>,
 }
 
 /// One audit record. Never holds a secret.
@@ -171,7 +208,7 @@ pub struct Store {
 }
 
 fn migrator(sqlite: bool) -> Migrator {
-    let files: [(i64, &'static str, &'static str); 3] = if sqlite {
+    let files: [(i64, &'static str, &'static str); 4] = if sqlite {
         [
             (
                 1,
@@ -187,6 +224,11 @@ fn migrator(sqlite: bool) -> Migrator {
                 3,
                 "refresh touch",
                 include_str!("../migrations/sqlite/0003_refresh_touch.sql"),
+            ),
+            (
+                4,
+                "refresh signing kid",
+                include_str!("../migrations/sqlite/0004_refresh_signing_kid.sql"),
             ),
         ]
     } else {
@@ -205,6 +247,11 @@ fn migrator(sqlite: bool) -> Migrator {
                 3,
                 "refresh touch",
                 include_str!("../migrations/postgres/0003_refresh_touch.sql"),
+            ),
+            (
+                4,
+                "refresh signing kid",
+                include_str!("../migrations/postgres/0004_refresh_signing_kid.sql"),
             ),
         ]
     };
@@ -368,23 +415,7 @@ impl Store {
     pub async fn insert_keys(&self, keys: &[StoredKey]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for key in keys {
-            sqlx::query(
-                "INSERT INTO signing_keys \
-                 (kid, state, alg, bits, n, e, private_key, created_at, activate_at, retire_at, signed_count) \
-                 VALUES ($1, $2, 'RS256', $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&key.kid)
-            .bind(&key.state)
-            .bind(key.bits)
-            .bind(&key.n)
-            .bind(&key.e)
-            .bind(key.private_key.as_deref())
-            .bind(key.created_at)
-            .bind(key.activate_at)
-            .bind(key.retire_at)
-            .bind(key.signed_count)
-            .execute(&mut *tx)
-            .await?;
+            insert_key_query(key).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -405,7 +436,7 @@ impl Store {
     /// into a retiring one, in one transaction. Returns `false` (and changes
     /// nothing) when `kid` is no longer pending: another instance did it.
     pub async fn activate_key(&self, kid: &str, retire_at: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.key_tx().await?;
         let promoted = sqlx::query(
             "UPDATE signing_keys SET state = 'active' WHERE kid = $1 AND state = 'pending'",
         )
@@ -441,6 +472,190 @@ impl Store {
         .await?
         .rows_affected();
         Ok(done)
+    }
+
+    /// A transaction that holds the key table's write lock from its first
+    /// statement: `BEGIN IMMEDIATE` on SQLite, a self-conflicting table lock
+    /// on PostgreSQL. Key changes re-check the state inside it, so two
+    /// processes can never both act on what they read before.
+    async fn key_tx(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
+        if self.rotate_lock.is_some() {
+            Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        } else {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
+    }
+
+    /// Inserts those of `keys` (an active key and/or a pending successor
+    /// created at start-up) whose state no stored key has yet, in one
+    /// locked transaction: two processes bootstrapping one empty database
+    /// end with exactly one active and one pending key. Returns how many
+    /// were inserted.
+    pub async fn insert_missing_keys(&self, keys: &[StoredKey]) -> Result<u64, StoreError> {
+        let mut tx = self.key_tx().await?;
+        let mut inserted = 0;
+        for key in keys {
+            let present: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE state = $1")
+                    .bind(&key.state)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if present == 0 {
+                insert_key_query(key).execute(&mut *tx).await?;
+                inserted += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// A planned rotation, in one locked transaction: the pending key
+    /// `pending` (still pending, still due at `observed_activate_at`, and the
+    /// only pending key) is moved to `activate_at`; when that is not after
+    /// `now` it becomes active at once and the active key starts retiring
+    /// until `retire_at`. `successor` is inserted as the new pending key.
+    /// Returns `false`, changing nothing, when the state is no longer what
+    /// the caller saw (another request or instance rotated first).
+    pub async fn rotate_keys(
+        &self,
+        rotation: &KeyRotation<'_>,
+        successor: &StoredKey,
+        audit: &AuditEvent<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.key_tx().await?;
+        let activate_now = rotation.activate_at <= rotation.now;
+        let moved = sqlx::query(
+            "UPDATE signing_keys SET activate_at = $1, state = $2 \
+             WHERE kid = $3 AND state = 'pending' AND activate_at = $4 \
+             AND (SELECT COUNT(*) FROM signing_keys WHERE state = 'pending') = 1",
+        )
+        .bind(rotation.activate_at)
+        .bind(if activate_now { "active" } else { "pending" })
+        .bind(rotation.pending)
+        .bind(rotation.observed_activate_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if activate_now {
+            sqlx::query(
+                "UPDATE signing_keys SET state = 'retiring', retire_at = $1 \
+                 WHERE state = 'active' AND kid <> $2",
+            )
+            .bind(rotation.retire_at)
+            .bind(rotation.pending)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_key_query(successor).execute(&mut *tx).await?;
+        audit_query(audit).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// An emergency revocation of `kid`, in one locked transaction: the key
+    /// becomes `revoked` with its private key destroyed; if it was active
+    /// the earliest pending key is promoted now; if no pending key is left,
+    /// `successor` is inserted as one (its `activate_at` is kept, or moved
+    /// to the revoked pending key's when that was later); refresh families
+    /// with a token issued under `kid` are revoked; `audit` is written.
+    pub async fn revoke_key(
+        &self,
+        kid: &str,
+        now: i64,
+        successor: Option<&StoredKey>,
+        audit: &AuditEvent<'_>,
+    ) -> Result<Result<KeyRevocation, RevokeRefusal>, StoreError> {
+        let mut tx = self.key_tx().await?;
+        let row = sqlx::query("SELECT state, activate_at FROM signing_keys WHERE kid = $1")
+            .bind(kid)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(Err(RevokeRefusal::NotFound));
+        };
+        let state: String = row.try_get("state")?;
+        let old_activate_at: i64 = row.try_get("activate_at")?;
+        if state == "retired" || state == "revoked" {
+            tx.rollback().await?;
+            return Ok(Err(RevokeRefusal::Gone(state)));
+        }
+        let mut promoted = None;
+        if state == "active" {
+            let next: Option<String> = sqlx::query_scalar(
+                "SELECT kid FROM signing_keys WHERE state = 'pending' \
+                 ORDER BY activate_at, kid LIMIT 1",
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(next) = next else {
+                tx.rollback().await?;
+                return Ok(Err(RevokeRefusal::NoSuccessor));
+            };
+            sqlx::query(
+                "UPDATE signing_keys SET state = 'active', activate_at = $1 WHERE kid = $2",
+            )
+            .bind(now)
+            .bind(&next)
+            .execute(&mut *tx)
+            .await?;
+            promoted = Some(next);
+        }
+        sqlx::query(
+            "UPDATE signing_keys SET state = 'revoked', private_key = NULL, retire_at = $1 \
+             WHERE kid = $2",
+        )
+        .bind(now)
+        .bind(kid)
+        .execute(&mut *tx)
+        .await?;
+        let pending_left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE state = 'pending'")
+                .fetch_one(&mut *tx)
+                .await?;
+        let successor = successor.filter(|_| pending_left == 0 && state != "retiring");
+        let successor_inserted = successor.is_some();
+        if let Some(successor) = successor {
+            let mut successor = successor.clone();
+            if state == "pending" {
+                successor.activate_at = successor.activate_at.max(old_activate_at);
+            }
+            insert_key_query(&successor).execute(&mut *tx).await?;
+        }
+        let now_ms = now.saturating_mul(1000);
+        let families = sqlx::query(
+            "UPDATE refresh_families SET revoked_ms = $1, revoked_reason = 'signing key revoked' \
+             WHERE revoked_ms IS NULL AND id IN \
+             (SELECT family_id FROM refresh_tokens WHERE signing_kid = $2)",
+        )
+        .bind(now_ms)
+        .bind(kid)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL \
+             AND family_id IN (SELECT family_id FROM refresh_tokens WHERE signing_kid = $1)",
+        )
+        .bind(kid)
+        .execute(&mut *tx)
+        .await?;
+        audit_query(audit).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Ok(KeyRevocation {
+            previous_state: state,
+            promoted,
+            successor_inserted,
+            families_revoked: families,
+        }))
     }
 
     /// Adds to the signed-token counters (flushed periodically).
@@ -499,13 +714,14 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO refresh_tokens (hash, family_id, parent, issued_ms, expires_ms) \
-             VALUES ($1, $2, NULL, $3, $4)",
+            "INSERT INTO refresh_tokens (hash, family_id, parent, issued_ms, expires_ms, signing_kid) \
+             VALUES ($1, $2, NULL, $3, $4, $5)",
         )
         .bind(token.hash)
         .bind(&family.id)
         .bind(family.created_ms)
         .bind(token.expires_ms)
+        .bind(token.signing_kid)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -610,14 +826,15 @@ impl Store {
             return Ok(false);
         }
         sqlx::query(
-            "INSERT INTO refresh_tokens (hash, family_id, parent, issued_ms, expires_ms) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO refresh_tokens (hash, family_id, parent, issued_ms, expires_ms, signing_kid) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(child.hash)
         .bind(family)
         .bind(parent)
         .bind(now_ms)
         .bind(child.expires_ms)
+        .bind(child.signing_kid)
         .execute(&mut *tx)
         .await?;
         // Trigger refresh_tokens_touch_family (migration 0003) sets the
@@ -780,6 +997,26 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
             .map(|s| split(&s)),
         disabled: row.try_get::<i64, _>("disabled")? != 0,
     })
+}
+
+fn insert_key_query(
+    key: &StoredKey,
+) -> sqlx::query::Query<'_, Any, <Any as sqlx::Database>::Arguments> {
+    sqlx::query(
+        "INSERT INTO signing_keys \
+         (kid, state, alg, bits, n, e, private_key, created_at, activate_at, retire_at, signed_count) \
+         VALUES ($1, $2, 'RS256', $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&key.kid)
+    .bind(&key.state)
+    .bind(key.bits)
+    .bind(&key.n)
+    .bind(&key.e)
+    .bind(key.private_key.as_deref())
+    .bind(key.created_at)
+    .bind(key.activate_at)
+    .bind(key.retire_at)
+    .bind(key.signed_count)
 }
 
 fn audit_query<'q>(

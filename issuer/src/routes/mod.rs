@@ -1,5 +1,6 @@
 //! HTTP handlers, one file per area.
 
+pub mod admin;
 pub mod discovery;
 pub mod health;
 pub mod introspect;
