@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use issuer::config::Config;
 use shared::admin::{AdminError, KeyList, RevokeResponse, RotateResponse};
 
 use crate::helpers::{TestApp, expect_oauth_error, spawn_app, spawn_app_with, verify_with_jwks};
@@ -82,15 +81,6 @@ async fn expect_admin_error(res: reqwest::Response, status: u16, code: &str) -> 
     body
 }
 
-/// Short key timings: JWKS max-age 1 s, margin 1 s (pre-publication 3 s),
-/// access tokens 1 s (retirement 3 s after the successor activates).
-pub fn short_timings(config: &mut Config) {
-    config.jwks_max_age = Duration::from_secs(1);
-    config.key_margin = Duration::from_secs(1);
-    config.access_token_ttl = Duration::from_secs(1);
-    config.rotation_period = Duration::from_secs(3);
-}
-
 #[tokio::test]
 async fn bad_admin_requests_get_clear_errors_never_500() {
     let app = spawn_app().await.with_fixtures().await;
@@ -124,7 +114,10 @@ async fn bad_admin_requests_get_clear_errors_never_500() {
     let nosy = client_token(&app, "nosy", "nosy-secret-0123456789").await;
     let res = admin(&app, "POST", "/admin/keys/rotate", Some(&nosy)).await;
     let challenge = www_authenticate(&res);
-    assert!(challenge.contains(r#"error="insufficient_scope""#), "{challenge}");
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
     assert!(challenge.contains(r#"scope="keys:admin""#), "{challenge}");
     expect_admin_error(res, 403, "insufficient_scope").await;
 
@@ -132,7 +125,13 @@ async fn bad_admin_requests_get_clear_errors_never_500() {
     // Unknown kid: 404.
     let res = admin(&app, "POST", "/admin/keys/no-such-kid/revoke", Some(&token)).await;
     expect_admin_error(res, 404, "not_found").await;
-    let res = admin(&app, "POST", "/admin/keys/bad%20kid%2F/revoke", Some(&token)).await;
+    let res = admin(
+        &app,
+        "POST",
+        "/admin/keys/bad%20kid%2F/revoke",
+        Some(&token),
+    )
+    .await;
     expect_admin_error(res, 404, "not_found").await;
 
     // The last usable key without a successor: 409, and nothing changes.
@@ -164,16 +163,37 @@ async fn bad_admin_requests_get_clear_errors_never_500() {
         .await
         .unwrap()
         .unwrap();
-    let res = admin(&app, "POST", &format!("/admin/keys/{active}/revoke"), Some(&token)).await;
+    let res = admin(
+        &app,
+        "POST",
+        &format!("/admin/keys/{active}/revoke"),
+        Some(&token),
+    )
+    .await;
     let body = expect_admin_error(res, 409, "conflict").await;
-    assert!(body.error_description.contains("last usable key"), "{body:?}");
+    assert!(
+        body.error_description.contains("last usable key"),
+        "{body:?}"
+    );
     let rows = app.store.list_keys().await.unwrap();
-    assert_eq!(rows.iter().find(|k| k.kid == active).unwrap().state, "active");
+    assert_eq!(
+        rows.iter().find(|k| k.kid == active).unwrap().state,
+        "active"
+    );
 
     // Revoking an already revoked key: 409.
-    let res = admin(&app, "POST", &format!("/admin/keys/{pending}/revoke"), Some(&token)).await;
+    let res = admin(
+        &app,
+        "POST",
+        &format!("/admin/keys/{pending}/revoke"),
+        Some(&token),
+    )
+    .await;
     let body = expect_admin_error(res, 409, "conflict").await;
-    assert!(body.error_description.contains("already revoked"), "{body:?}");
+    assert!(
+        body.error_description.contains("already revoked"),
+        "{body:?}"
+    );
 
     // Rotating with no pending key: 409, not 500.
     let res = admin(&app, "POST", "/admin/keys/rotate", Some(&token)).await;
@@ -190,7 +210,11 @@ async fn list_shows_states_times_and_signed_counts() {
     let res = admin(&app, "GET", "/admin/keys", Some(&token)).await;
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(
-        res.headers().get("cache-control").unwrap().to_str().unwrap(),
+        res.headers()
+            .get("cache-control")
+            .unwrap()
+            .to_str()
+            .unwrap(),
         "no-store"
     );
     let list: KeyList = res.json().await.unwrap();
@@ -231,7 +255,10 @@ async fn planned_rotation_waits_for_the_prepublication_lead_then_switches() {
     assert_eq!(rotated.retiring_kid.as_deref(), Some(first.as_str()));
     let published = kids(&app.jwks().await);
     assert!(published.contains(&rotated.active_kid));
-    assert!(published.contains(&rotated.pending_kid), "successor published at once");
+    assert!(
+        published.contains(&rotated.pending_kid),
+        "successor published at once"
+    );
     assert_eq!(published.len(), 3);
 
     // A second request while that rotation is under way changes nothing.
@@ -253,7 +280,11 @@ async fn planned_rotation_waits_for_the_prepublication_lead_then_switches() {
     assert!(kids(&jwks).contains(&first));
     verify_with_jwks(&old_token, &jwks, &app.issuer_url, "orders");
     let events = app.store.audit_kinds(50).await.unwrap();
-    assert!(events.iter().any(|(k, s)| k == "key_rotated" && s.as_deref() == Some("ops")));
+    assert!(
+        events
+            .iter()
+            .any(|(k, s)| k == "key_rotated" && s.as_deref() == Some("ops"))
+    );
 }
 
 #[tokio::test]

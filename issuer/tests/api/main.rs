@@ -9,6 +9,7 @@ mod cli;
 mod discovery;
 mod helpers;
 mod jwks;
+mod lifecycle;
 mod refresh;
 mod restart;
 mod revoke;
