@@ -5,3 +5,4 @@
 mod adversarial;
 mod e2e;
 mod helpers;
+mod rotation;
