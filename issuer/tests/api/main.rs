@@ -6,6 +6,7 @@
 
 mod admin;
 mod cli;
+mod concurrency;
 mod discovery;
 mod helpers;
 mod jwks;
