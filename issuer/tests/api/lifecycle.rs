@@ -195,7 +195,7 @@ async fn unsafe_key_timings_are_refused_at_startup() {
     ] {
         let mut config = test_config(dir.path(), "http://127.0.0.1:1");
         tweak(&mut config);
-        let err = Application::build(config).await.err().expect("refused");
+        let err = Application::build(config).await.expect_err("refused");
         let text = err.to_string();
         assert!(text.contains(var), "{text}");
         assert!(text.contains("at least"), "{text}");

@@ -6,6 +6,7 @@
 
 mod admin;
 mod cli;
+mod cli_keys;
 mod concurrency;
 mod discovery;
 mod helpers;
