@@ -1,5 +1,5 @@
 //! The `issuer` command line: `serve`, `users add|disable|delete`,
-//! `clients add`, `keys list`, `sessions list|revoke`. Every command works on
+//! `clients add`, `keys list|rotate|revoke`, `sessions list|revoke`. Every command works on
 //! the store `ISSUER_DATABASE_URL` names.
 
 use std::io::{BufRead as _, Read as _, Write as _};

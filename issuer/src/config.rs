@@ -532,6 +532,49 @@ mod tests {
     }
 
     #[test]
+    fn unsafe_key_timings_are_refused_with_the_reason() {
+        for (vars, var, why) in [
+            (
+                vec![("ISSUER_KEY_PREPUBLISH", "5m")],
+                "ISSUER_KEY_PREPUBLISH",
+                "has not fetched",
+            ),
+            (
+                vec![("ISSUER_KEY_RETIRE_DELAY", "10m")],
+                "ISSUER_KEY_RETIRE_DELAY",
+                "still valid",
+            ),
+            (
+                vec![
+                    ("ISSUER_JWKS_MAX_AGE", "3600"),
+                    ("ISSUER_KEY_ROTATION_PERIOD", "1h"),
+                ],
+                "ISSUER_KEY_ROTATION_PERIOD",
+                "published long enough",
+            ),
+        ] {
+            let err = Config::from_reader(&EnvReader::from_map(vars)).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.message.contains(why), "{}", err.message);
+        }
+        // The minimum itself is fine.
+        let env = EnvReader::from_map([
+            ("ISSUER_KEY_PREPUBLISH", "660"),
+            ("ISSUER_KEY_RETIRE_DELAY", "960"),
+        ]);
+        assert!(Config::from_reader(&env).is_ok());
+    }
+
+    #[test]
+    fn rotation_can_be_off() {
+        let env = EnvReader::from_map([("ISSUER_KEY_ROTATION_PERIOD", "off")]);
+        let config = Config::from_reader(&env).unwrap();
+        assert!(!config.scheduled_rotation());
+        assert!(Config::default().scheduled_rotation());
+        assert_eq!(Config::default().admin_audience(), "http://localhost:8080");
+    }
+
+    #[test]
     fn postgres_needs_a_configured_kek() {
         let env = EnvReader::from_map([("ISSUER_DATABASE_URL", "postgres://db/issuer")]);
         assert_eq!(

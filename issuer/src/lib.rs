@@ -9,13 +9,15 @@
 //!   [`startup::AppState`].
 //! - [`routes`]: `POST /oauth2/token`, `POST /oauth2/revoke`,
 //!   `POST /oauth2/introspect`, `GET /.well-known/jwks.json`, discovery,
-//!   `/healthz`, `/readyz`, `/metrics`.
+//!   `/healthz`, `/readyz`, `/metrics`, and the key administration API
+//!   `/admin/keys` ([`routes::admin`]).
 //! - [`refresh`]: rotating refresh tokens: families, reuse detection, the
 //!   grace window.
 //! - [`keys`]: key generation, AES-256-GCM encryption at rest, the in-memory
 //!   key set and token signing ([`keys::SigningKey::sign`]).
 //! - [`lifecycle`]: the KEK; loading/creating keys at start-up; scheduled
-//!   transitions pending → active → retiring → retired.
+//!   transitions pending → active → retiring → retired; planned and
+//!   emergency rotation shared by the admin API and the CLI.
 //! - [`store`]: the sqlx `AnyPool` store (SQLite or PostgreSQL) and migrations.
 //! - [`password`]: Argon2id hashing on the blocking pool.
 //! - [`throttle`]: failed-login sliding windows.
@@ -38,7 +40,11 @@
 //! | `ISSUER_REFRESH_COOKIE` | `false` | browser mode: refresh token in an `HttpOnly` cookie (see [`refresh`]) |
 //! | `ISSUER_JWKS_MAX_AGE` | `300` | seconds, 0..86400 |
 //! | `ISSUER_KEY_BITS` | `2048` | 2048, 3072 or 4096 |
-//! | `ISSUER_KEY_ROTATION_PERIOD` | `30d` | when the pending successor activates |
+//! | `ISSUER_KEY_ROTATION_PERIOD` | `30d` | when the pending successor activates (1h..365d, or `off`: manual rotations only) |
+//! | `ISSUER_KEY_MARGIN` | `60s` | clock leeway and safety margin in the key timings (1s..1h) |
+//! | `ISSUER_KEY_PREPUBLISH` | 2 × max-age + margin | how long a pending key is in the JWKS before it may sign (no less than the default) |
+//! | `ISSUER_KEY_RETIRE_DELAY` | access TTL + margin + max-age | how long a key stays published after its successor activates (no less than the default) |
+//! | `ISSUER_ADMIN_AUDIENCE` | `ISSUER_URL` | audience an access token for `/admin/keys` must carry |
 //! | `ISSUER_LOGIN_MAX_FAILURES_PER_USER` | `5` | failures per window before 429 |
 //! | `ISSUER_LOGIN_MAX_FAILURES_PER_IP` | `20` | failures per window before 429 |
 //! | `ISSUER_LOGIN_FAILURE_WINDOW` | `5m` | sliding window |
@@ -105,6 +111,32 @@
 //! `retiring` for the access-token lifetime + 60 s + the JWKS max-age, then
 //! is retired and its private key destroyed. `kid` is the RFC 7638
 //! thumbprint. `issuer keys list` shows the states.
+//!
+//! Start-up refuses timings that could let a resource service meet an
+//! unknown `kid` (pre-publication lead below 2 × JWKS max-age + margin, or a
+//! rotation period shorter than it) or lose a key whose tokens still live
+//! (retirement delay below access TTL + margin + max-age). The JWKS
+//! `max-age` shrinks to the time left before the next transition. Every
+//! instance reloads the key set from the store every
+//! min(60 s, max-age / 2), at least each second.
+//!
+//! Planned rotation (`issuer keys rotate`, `POST /admin/keys/rotate`): the
+//! pending key activates as soon as it has been published for the
+//! pre-publication lead (now, if it has), and a new pending key is created.
+//! A second request while one is under way answers 409. Emergency rotation
+//! (`issuer keys revoke KID`, `POST /admin/keys/{kid}/revoke`): the key is
+//! revoked at once (out of this instance's JWKS immediately, others within
+//! their reload interval; private key destroyed); if it was active the
+//! pending key is promoted now; refresh-token families with a token issued
+//! under it are revoked; the answer gives `caches_drop_within` (the JWKS
+//! max-age: the longest any resource service may keep it). Revoking a key
+//! already retired or revoked, or the active key with no pending successor,
+//! answers 409. Each change is one locked transaction (`BEGIN IMMEDIATE` on
+//! SQLite, a table lock on PostgreSQL) that re-checks the state, and writes
+//! an audit event (`key_rotated`, `key_revoked`) with the request id.
+//! Tokens signed per key are counted in memory and flushed to
+//! `signing_keys.signed_count` every minute, at shutdown and before
+//! `GET /admin/keys` answers.
 //!
 //! # Security notes
 //!
