@@ -202,10 +202,19 @@ pub struct AuditEvent<'a> {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// SQLite only: refresh rotations queue here rather than in SQLite's
-    /// busy handler, which polls with sleeps of up to 100 ms.
-    rotate_lock: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    sqlite: bool,
+    /// SQLite only: refresh rotations go to one writer task that commits
+    /// them in batches ([`RotationQueue`]).
+    rotations: Option<RotationQueue>,
+    /// Recently read clients (see [`CLIENT_CACHE_TTL`]).
+    clients: moka::future::Cache<String, Client>,
 }
+
+/// How long a client read from the database is reused without reading it
+/// again. Clients change only through the CLI (or by hand in the database),
+/// so a change made while the issuer runs takes effect within this time; in
+/// exchange, the token endpoint saves a database round trip per request.
+pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(2);
 
 fn migrator(sqlite: bool) -> Migrator {
     let files: [(i64, &'static str, &'static str); 4] = if sqlite {
@@ -313,8 +322,13 @@ impl Store {
         }
         migrator(sqlite).run(&pool).await?;
         Ok(Store {
+            rotations: sqlite.then(|| RotationQueue::start(pool.clone())),
             pool,
-            rotate_lock: sqlite.then(Default::default),
+            sqlite,
+            clients: moka::future::Cache::builder()
+                .max_capacity(1024)
+                .time_to_live(CLIENT_CACHE_TTL)
+                .build(),
         })
     }
 
@@ -376,7 +390,20 @@ impl Store {
         Ok(())
     }
 
+    /// The client named `id`, from the cache if read less than
+    /// [`CLIENT_CACHE_TTL`] ago. Unknown ids are not cached.
     pub async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        if let Some(client) = self.clients.get(id).await {
+            return Ok(Some(client));
+        }
+        let client = self.read_client(id).await?;
+        if let Some(client) = &client {
+            self.clients.insert(client.id.clone(), client.clone()).await;
+        }
+        Ok(client)
+    }
+
+    async fn read_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
         let row = sqlx::query(
             "SELECT id, secret_hash, scopes, audiences, disabled FROM clients WHERE id = $1",
         )
@@ -479,7 +506,7 @@ impl Store {
     /// on PostgreSQL. Key changes re-check the state inside it, so two
     /// processes can never both act on what they read before.
     async fn key_tx(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
-        if self.rotate_lock.is_some() {
+        if self.sqlite {
             Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
         } else {
             let mut tx = self.pool.begin().await?;
@@ -801,57 +828,21 @@ impl Store {
         seal_before_ms: Option<i64>,
         audit: &AuditEvent<'_>,
     ) -> Result<bool, StoreError> {
-        let _queued = match &self.rotate_lock {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
+        let rotation = Rotation {
+            family: family.to_owned(),
+            parent: parent.to_owned(),
+            child_hash: child.hash.to_owned(),
+            child_expires_ms: child.expires_ms,
+            sealed: child.sealed.map(<[u8]>::to_vec),
+            signing_kid: child.signing_kid.map(str::to_owned),
+            now_ms,
+            seal_before_ms,
+            audit: OwnedAuditEvent::from(audit),
         };
-        let mut tx = self.pool.begin().await?;
-        let won = sqlx::query(
-            "UPDATE refresh_tokens SET used_ms = $1, successor = $2, successor_sealed = $3 \
-             WHERE hash = $4 AND used_ms IS NULL AND expires_ms > $5 \
-             AND EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = refresh_tokens.family_id \
-                         AND f.revoked_ms IS NULL AND f.expires_ms > $6)",
-        )
-        .bind(now_ms)
-        .bind(child.hash)
-        .bind(child.sealed)
-        .bind(parent)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if won != 1 {
-            tx.rollback().await?;
-            return Ok(false);
+        match &self.rotations {
+            Some(queue) => queue.rotate(rotation).await,
+            None => rotate_alone(&self.pool, &rotation).await,
         }
-        sqlx::query(
-            "INSERT INTO refresh_tokens (hash, family_id, parent, issued_ms, expires_ms, signing_kid) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(child.hash)
-        .bind(family)
-        .bind(parent)
-        .bind(now_ms)
-        .bind(child.expires_ms)
-        .bind(child.signing_kid)
-        .execute(&mut *tx)
-        .await?;
-        // Trigger refresh_tokens_touch_family (migration 0003) sets the
-        // family's last_used_ms.
-        if let Some(before) = seal_before_ms {
-            sqlx::query(
-                "UPDATE refresh_tokens SET successor_sealed = NULL \
-                 WHERE family_id = $1 AND successor_sealed IS NOT NULL AND used_ms < $2",
-            )
-            .bind(family)
-            .bind(before)
-            .execute(&mut *tx)
-            .await?;
-        }
-        audit_query(audit).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// Revokes a family and drops its sealed successors. Returns whether it
@@ -1083,4 +1074,232 @@ fn key_from_row(row: &AnyRow) -> Result<StoredKey, StoreError> {
         retire_at: row.try_get("retire_at")?,
         signed_count: row.try_get("signed_count")?,
     })
+}
+
+/// One refresh rotation, owned so that it can wait in the [`RotationQueue`].
+#[derive(Debug)]
+struct Rotation {
+    family: String,
+    parent: String,
+    child_hash: String,
+    child_expires_ms: i64,
+    sealed: Option<Vec<u8>>,
+    signing_kid: Option<String>,
+    now_ms: i64,
+    seal_before_ms: Option<i64>,
+    audit: OwnedAuditEvent,
+}
+
+#[derive(Debug)]
+struct OwnedAuditEvent {
+    kind: String,
+    subject: Option<String>,
+    client: Option<String>,
+    ip: Option<String>,
+    request_id: Option<String>,
+    detail: Option<String>,
+}
+
+impl From<&AuditEvent<'_>> for OwnedAuditEvent {
+    fn from(e: &AuditEvent<'_>) -> Self {
+        let own = |v: Option<&str>| v.map(str::to_owned);
+        OwnedAuditEvent {
+            kind: e.kind.to_owned(),
+            subject: own(e.subject),
+            client: own(e.client),
+            ip: own(e.ip),
+            request_id: own(e.request_id),
+            detail: own(e.detail),
+        }
+    }
+}
+
+/// The first statement of a rotation: marks the parent used, naming its
+/// successor, if it is still unused, unexpired and in a live family.
+/// `false`: it was not, and nothing was written.
+async fn claim_parent(conn: &mut sqlx::AnyConnection, r: &Rotation) -> Result<bool, StoreError> {
+    let claimed = sqlx::query(
+        "UPDATE refresh_tokens SET used_ms = $1, successor = $2, successor_sealed = $3 \
+         WHERE hash = $4 AND used_ms IS NULL AND expires_ms > $5 \
+         AND EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = refresh_tokens.family_id \
+                     AND f.revoked_ms IS NULL AND f.expires_ms > $6)",
+    )
+    .bind(r.now_ms)
+    .bind(&r.child_hash)
+    .bind(r.sealed.as_deref())
+    .bind(&r.parent)
+    .bind(r.now_ms)
+    .bind(r.now_ms)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(claimed == 1)
+}
+
+/// The rest of the rotations whose parents were claimed: the successors
+/// and the audit events, one multi-row INSERT each, and the expired sealed
+/// successors of their families dropped.
+async fn write_successors(
+    conn: &mut sqlx::AnyConnection,
+    claimed: &[&Rotation],
+) -> Result<(), StoreError> {
+    if claimed.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO refresh_tokens (hash, family_id, parent, issued_ms, expires_ms, signing_kid) \
+         VALUES {}",
+        placeholders(claimed.len(), 6)
+    );
+    let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in claimed {
+        insert = insert
+            .bind(&r.child_hash)
+            .bind(&r.family)
+            .bind(&r.parent)
+            .bind(r.now_ms)
+            .bind(r.child_expires_ms)
+            .bind(&r.signing_kid);
+    }
+    // Trigger refresh_tokens_touch_family (migration 0003) sets each
+    // family's last_used_ms.
+    insert.execute(&mut *conn).await?;
+    for r in claimed {
+        if let Some(before) = r.seal_before_ms {
+            sqlx::query(
+                "UPDATE refresh_tokens SET successor_sealed = NULL \
+                 WHERE family_id = $1 AND successor_sealed IS NOT NULL AND used_ms < $2",
+            )
+            .bind(&r.family)
+            .bind(before)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    let sql = format!(
+        "INSERT INTO audit_events (at, kind, subject, client, ip, request_id, detail) VALUES {}",
+        placeholders(claimed.len(), 7)
+    );
+    let at = shared::now_unix();
+    let mut audit = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in claimed {
+        let e = &r.audit;
+        audit = audit
+            .bind(at)
+            .bind(&e.kind)
+            .bind(&e.subject)
+            .bind(&e.client)
+            .bind(&e.ip)
+            .bind(&e.request_id)
+            .bind(&e.detail);
+    }
+    audit.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// `($1, $2), ($3, $4)` for `rows` = 2, `columns` = 2.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let row = |r: usize| {
+        let params: Vec<String> = (1..=columns)
+            .map(|c| format!("${}", r * columns + c))
+            .collect();
+        format!("({})", params.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
+/// One rotation in its own transaction (PostgreSQL, where row locks let
+/// rotations of different families commit in parallel).
+async fn rotate_alone(pool: &AnyPool, rotation: &Rotation) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let won = claim_parent(&mut tx, rotation).await?;
+    if won {
+        write_successors(&mut tx, &[rotation]).await?;
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(won)
+}
+
+/// Group commit for SQLite, which has one writer at a time: rotations from
+/// concurrent requests queue to one task, which commits whatever has queued
+/// up (at most [`RotationQueue::MAX_BATCH`]) in one transaction. A batch
+/// costs one `BEGIN`, one `COMMIT` and one fsync instead of one each per
+/// refresh, and nobody waits in SQLite's busy handler (which polls with
+/// sleeps of up to 100 ms). Each rotation's conditional update still
+/// decides it alone, in queue order, so exactly one of several rotations
+/// of one token wins, as before. Every caller is answered only after the
+/// commit that holds its rotation.
+#[derive(Debug, Clone)]
+struct RotationQueue {
+    jobs: tokio::sync::mpsc::Sender<(Rotation, RotationReply)>,
+}
+
+type RotationReply = tokio::sync::oneshot::Sender<Result<bool, StoreError>>;
+
+impl RotationQueue {
+    const MAX_BATCH: usize = 64;
+
+    /// Spawns the writer task; it ends when the last [`Store`] clone is gone.
+    fn start(pool: AnyPool) -> Self {
+        let (jobs, queued) = tokio::sync::mpsc::channel(4 * Self::MAX_BATCH);
+        tokio::spawn(Self::write(pool, queued));
+        RotationQueue { jobs }
+    }
+
+    async fn rotate(&self, rotation: Rotation) -> Result<bool, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        // The writer only stops when every sender is gone, or the runtime
+        // shuts down: then the database is as unavailable as a closed pool.
+        let closed = || StoreError::Db(sqlx::Error::PoolClosed);
+        self.jobs
+            .send((rotation, reply))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    async fn write(
+        pool: AnyPool,
+        mut queued: tokio::sync::mpsc::Receiver<(Rotation, RotationReply)>,
+    ) {
+        let mut batch = Vec::with_capacity(Self::MAX_BATCH);
+        while queued.recv_many(&mut batch, Self::MAX_BATCH).await > 0 {
+            match Self::commit(&pool, &batch).await {
+                Ok(results) => {
+                    for ((_, reply), won) in batch.drain(..).zip(results) {
+                        // The caller may have gone (client disconnected).
+                        let _ = reply.send(Ok(won));
+                    }
+                }
+                // Nothing of the batch was committed: retry each rotation
+                // alone, so one failing rotation does not fail the others.
+                Err(_) => {
+                    for (rotation, reply) in batch.drain(..) {
+                        let _ = reply.send(rotate_alone(&pool, &rotation).await);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn commit(
+        pool: &AnyPool,
+        batch: &[(Rotation, RotationReply)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut tx = pool.begin().await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for (rotation, _) in batch {
+            results.push(claim_parent(&mut tx, rotation).await?);
+        }
+        let claimed: Vec<&Rotation> = batch
+            .iter()
+            .zip(&results)
+            .filter_map(|((rotation, _), &won)| won.then_some(rotation))
+            .collect();
+        write_successors(&mut tx, &claimed).await?;
+        tx.commit().await?;
+        Ok(results)
+    }
 }
