@@ -46,7 +46,13 @@ enum Command {
     /// Decode a token offline (header, claims, times, warnings); optionally verify it.
     Inspect(inspect::Args),
     /// Get an access token from the issuer (password, client credentials or refresh grant).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  JWTCTL_CLIENT_SECRET=... jwtctl token client --issuer http://127.0.0.1:8080 --client-id cli --audience orders
+  eval \"$(jwtctl token password --issuer http://127.0.0.1:8080 --client-id cli --username alice --password-stdin --export)\"
+  eval \"$(jwtctl token refresh --issuer http://127.0.0.1:8080 --client-id cli --export)\""
+    )]
     Token(token::Grant),
     /// Call a URL with a bearer token and show status, WWW-Authenticate and body.
     Call(call::Args),

@@ -1,0 +1,7 @@
+//! jwtctl end to end: the binary against hand-made tokens and against a real
+//! issuer and resource services on loopback port 0.
+
+mod drill;
+mod helpers;
+mod inspect;
+mod live;
