@@ -367,14 +367,14 @@ async fn maintain_tokens(ctx: Arc<Ctx>) {
     let mut last = vec![Instant::now(); n];
     while !ctx.stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        for i in 0..n {
+        for (i, last) in last.iter_mut().enumerate() {
             let urgent = ctx.renew[i].load(Ordering::Relaxed)
-                && last[i].elapsed() >= Duration::from_millis(250);
-            if !(urgent || last[i].elapsed() >= ctx.args.refresh_every) {
+                && last.elapsed() >= Duration::from_millis(250);
+            if !(urgent || last.elapsed() >= ctx.args.refresh_every) {
                 continue;
             }
             ctx.renew[i].store(false, Ordering::Relaxed);
-            last[i] = Instant::now();
+            *last = Instant::now();
             let current = lock(&ctx.tokens[i]).clone();
             let renewed = match &current.refresh {
                 Some(rt) => match ctx.refresh(i, rt, current.kid.clone()).await {
