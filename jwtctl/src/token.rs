@@ -110,7 +110,6 @@ pub async fn run(grant: Grant) -> anyhow::Result<ExitCode> {
                 ("username", username.clone()),
             ];
             // Order on stdin: client secret first (if asked), then the password.
-            let _ = common;
             form.push(("password", String::new()));
             if let Some(s) = scope {
                 form.push(("scope", s.clone()));
