@@ -16,9 +16,10 @@ pub struct Bin {
     pub errors: u64,
 }
 
-/// Bins `(time, outcome class)` of resource calls.
+/// Bins `(time, outcome class)` of resource calls. Only whole bins are
+/// kept: a last, partial one would show as a false drop in the rate.
 pub fn bins(calls: &[(f64, &str)], elapsed: f64) -> Vec<Bin> {
-    let n = ((elapsed / BIN).ceil() as usize).clamp(1, 100_000);
+    let n = ((elapsed / BIN).floor() as usize).clamp(1, 100_000);
     let mut out: Vec<Bin> = (0..n)
         .map(|i| Bin {
             t: i as f64 * BIN,
@@ -26,8 +27,9 @@ pub fn bins(calls: &[(f64, &str)], elapsed: f64) -> Vec<Bin> {
         })
         .collect();
     for (t, class) in calls {
-        let i = ((t / BIN) as usize).min(n - 1);
-        let b = &mut out[i];
+        let Some(b) = out.get_mut((t / BIN) as usize) else {
+            continue;
+        };
         match *class {
             "ok" => b.ok += 1,
             "refused_valid" | "refused_expired" => b.refused_valid += 1,
@@ -139,17 +141,14 @@ pub fn render(bins: &[Bin], marks: &[(f64, String)], elapsed: f64) -> String {
     }
     // Legend.
     let ly = h - 22.0;
-    for (i, (color, label)) in [
+    let mut lx = left;
+    for (color, label) in [
         ("#2ca02c", "successful calls/s"),
         ("#d62728", "valid requests refused/s"),
         ("#f39c12", "expected refusals/s (revoked key)"),
         ("#7f7f7f", "errors/s"),
         ("#1f77b4", "key event"),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let lx = left + i as f64 * 180.0;
+    ] {
         let _ = writeln!(
             s,
             r#"<rect x="{lx}" y="{}" width="12" height="12" fill="{color}"/><text x="{}" y="{}">{label}</text>"#,
@@ -157,6 +156,8 @@ pub fn render(bins: &[Bin], marks: &[(f64, String)], elapsed: f64) -> String {
             lx + 16.0,
             ly
         );
+        // About 7 px per character at font-size 12, plus the swatch and a gap.
+        lx += 16.0 + 7.0 * label.len() as f64 + 24.0;
     }
     s.push_str("</svg>\n");
     s
