@@ -98,7 +98,7 @@ pub struct Config {
     /// `ISSUER_KEY_BITS`: 2048 (default), 3072 or 4096.
     pub key_bits: KeyBits,
     /// `ISSUER_KEY_ROTATION_PERIOD`: lifetime of an active key before its
-    /// successor activates (default 30d, 1h..365d; `off`: only manual
+    /// successor activates (default 30d, 1m..365d; `off`: only manual
     /// rotations, see [`ROTATION_OFF`]).
     pub rotation_period: Duration,
     /// `ISSUER_KEY_MARGIN`: clock leeway and safety margin added to the key
@@ -256,7 +256,9 @@ impl Config {
             _ => env.duration(
                 "ISSUER_KEY_ROTATION_PERIOD",
                 d.rotation_period,
-                secs(3600),
+                // The real floor is the pre-publication lead (checked in
+                // `validate`); one minute allows drills and demo stacks.
+                secs(60),
                 secs(365 * 86_400),
             )?,
         };
@@ -562,6 +564,15 @@ mod tests {
         let env = EnvReader::from_map([
             ("ISSUER_KEY_PREPUBLISH", "660"),
             ("ISSUER_KEY_RETIRE_DELAY", "960"),
+        ]);
+        assert!(Config::from_reader(&env).is_ok());
+        // Demo timings: a rotation every few minutes is allowed when the
+        // JWKS max-age leaves room for the pre-publication lead.
+        let env = EnvReader::from_map([
+            ("ISSUER_JWKS_MAX_AGE", "10"),
+            ("ISSUER_KEY_MARGIN", "5s"),
+            ("ISSUER_ACCESS_TOKEN_TTL", "1m"),
+            ("ISSUER_KEY_ROTATION_PERIOD", "3m"),
         ]);
         assert!(Config::from_reader(&env).is_ok());
     }

@@ -40,7 +40,7 @@
 //! | `ISSUER_REFRESH_COOKIE` | `false` | browser mode: refresh token in an `HttpOnly` cookie (see [`refresh`]) |
 //! | `ISSUER_JWKS_MAX_AGE` | `300` | seconds, 0..86400 |
 //! | `ISSUER_KEY_BITS` | `2048` | 2048, 3072 or 4096 |
-//! | `ISSUER_KEY_ROTATION_PERIOD` | `30d` | when the pending successor activates (1h..365d, or `off`: manual rotations only) |
+//! | `ISSUER_KEY_ROTATION_PERIOD` | `30d` | when the pending successor activates (1m..365d, or `off`: manual rotations only) |
 //! | `ISSUER_KEY_MARGIN` | `60s` | clock leeway and safety margin in the key timings (1s..1h) |
 //! | `ISSUER_KEY_PREPUBLISH` | 2 × max-age + margin | how long a pending key is in the JWKS before it may sign (no less than the default) |
 //! | `ISSUER_KEY_RETIRE_DELAY` | access TTL + margin + max-age | how long a key stays published after its successor activates (no less than the default) |
