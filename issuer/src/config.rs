@@ -98,8 +98,11 @@ pub struct Config {
     /// `ISSUER_KEY_BITS`: 2048 (default), 3072 or 4096.
     pub key_bits: KeyBits,
     /// `ISSUER_KEY_ROTATION_PERIOD`: lifetime of an active key before its
-    /// successor activates (default 30d, 1h..365d).
+    /// successor activates (default 30d, 1m..365d; minutes only for demos).
     pub rotation_period: Duration,
+    /// `ISSUER_BOOTSTRAP_FILE`: demo users and clients to create at start-up
+    /// (default unset: no demo data).
+    pub bootstrap_file: Option<PathBuf>,
     /// Login throttling.
     pub throttle: ThrottleConfig,
     /// Refresh tokens.
@@ -128,6 +131,7 @@ impl Default for Config {
             jwks_max_age: Duration::from_secs(300),
             key_bits: KeyBits::Rsa2048,
             rotation_period: Duration::from_secs(30 * 86_400),
+            bootstrap_file: None,
             throttle: ThrottleConfig {
                 max_failures_per_user: 5,
                 max_failures_per_ip: 20,
@@ -236,7 +240,7 @@ impl Config {
         let rotation_period = env.duration(
             "ISSUER_KEY_ROTATION_PERIOD",
             d.rotation_period,
-            secs(3600),
+            secs(60),
             secs(365 * 86_400),
         )?;
 
@@ -324,6 +328,7 @@ impl Config {
             jwks_max_age: secs(max_age),
             key_bits,
             rotation_period,
+            bootstrap_file: env.optional("ISSUER_BOOTSTRAP_FILE").map(PathBuf::from),
             throttle,
             refresh,
             workers,

@@ -22,6 +22,7 @@
 //! - [`form`], [`error`]: strict form parsing and RFC 6749 error responses.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`cli`]: the `issuer` command line.
+//! - [`bootstrap`]: demo users and clients from `ISSUER_BOOTSTRAP_FILE`.
 //!
 //! # Configuration
 //!
@@ -38,7 +39,8 @@
 //! | `ISSUER_REFRESH_COOKIE` | `false` | browser mode: refresh token in an `HttpOnly` cookie (see [`refresh`]) |
 //! | `ISSUER_JWKS_MAX_AGE` | `300` | seconds, 0..86400 |
 //! | `ISSUER_KEY_BITS` | `2048` | 2048, 3072 or 4096 |
-//! | `ISSUER_KEY_ROTATION_PERIOD` | `30d` | when the pending successor activates |
+//! | `ISSUER_KEY_ROTATION_PERIOD` | `30d` | when the pending successor activates (1m..365d) |
+//! | `ISSUER_BOOTSTRAP_FILE` | unset | demo users and clients created at start-up if missing (demo only, see [`bootstrap`]) |
 //! | `ISSUER_LOGIN_MAX_FAILURES_PER_USER` | `5` | failures per window before 429 |
 //! | `ISSUER_LOGIN_MAX_FAILURES_PER_IP` | `20` | failures per window before 429 |
 //! | `ISSUER_LOGIN_FAILURE_WINDOW` | `5m` | sliding window |
@@ -120,6 +122,7 @@
 //!   are throttled per username and per client IP (peer address; no proxy
 //!   headers are trusted).
 
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bootstrap;
 mod cli;
 mod discovery;
 mod helpers;
