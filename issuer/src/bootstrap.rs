@@ -38,7 +38,9 @@ pub enum BootstrapError {
     },
     // serde_json's message can quote a value from the file (a password):
     // only its position and category are reported.
-    #[error("ISSUER_BOOTSTRAP_FILE: {path} is not a valid bootstrap file ({kind} error at line {line}, column {column})")]
+    #[error(
+        "ISSUER_BOOTSTRAP_FILE: {path} is not a valid bootstrap file ({kind} error at line {line}, column {column})"
+    )]
     Parse {
         path: PathBuf,
         kind: &'static str,

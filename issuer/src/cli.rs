@@ -160,7 +160,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Sessions(SessionsCommand::Revoke { family_id }) => {
             sessions_revoke(&family_id, &config).await
         }
-        Command::Healthcheck => shared::healthcheck::check(&config.listen).map_err(anyhow::Error::msg),
+        Command::Healthcheck => {
+            shared::healthcheck::check(&config.listen).map_err(anyhow::Error::msg)
+        }
     }
 }
 

@@ -55,7 +55,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(async { Application::build(settings).await?.run().await?; anyhow::Ok(()) }) {
+    match runtime.block_on(async {
+        Application::build(settings).await?.run().await?;
+        anyhow::Ok(())
+    }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("resource-api: {e:#}");

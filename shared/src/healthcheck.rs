@@ -82,7 +82,10 @@ mod tests {
 
     #[test]
     fn unspecified_hosts_are_probed_on_loopback() {
-        assert_eq!(target("0.0.0.0:8080"), Ok(SocketAddr::from(([127, 0, 0, 1], 8080))));
+        assert_eq!(
+            target("0.0.0.0:8080"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
         assert_eq!(target("[::]:81"), Ok("[::1]:81".parse().unwrap()));
         assert_eq!(target("10.1.2.3:9"), Ok("10.1.2.3:9".parse().unwrap()));
         assert!(target("no-port").is_err());

@@ -42,7 +42,9 @@ async fn the_demo_file_creates_users_and_clients_once() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let claims = app.verify(body["access_token"].as_str().unwrap(), "orders").await;
+    let claims = app
+        .verify(body["access_token"].as_str().unwrap(), "orders")
+        .await;
     assert_eq!(claims.scope, "items:read");
 
     // The demo user may not have items:write; the demo admin may.
@@ -61,7 +63,10 @@ async fn the_demo_file_creates_users_and_clients_once() {
         .await,
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
     let (status, _) = status_of(
         app.post_token_basic(
             "demo-service",
@@ -95,12 +100,22 @@ async fn the_demo_file_creates_users_and_clients_once() {
 
     // Changes made after the bootstrap survive a restart with the same file.
     let before = app.store.find_user("demo").await.unwrap().unwrap();
-    app.store.set_user_disabled("demo-admin", true).await.unwrap();
+    app.store
+        .set_user_disabled("demo-admin", true)
+        .await
+        .unwrap();
     app.stop().await;
     let app = spawn_with(dir.path(), None, |c| c.bootstrap_file = Some(demo_file())).await;
     let after = app.store.find_user("demo").await.unwrap().unwrap();
     assert_eq!(after.password_hash, before.password_hash);
-    assert!(app.store.find_user("demo-admin").await.unwrap().unwrap().disabled);
+    assert!(
+        app.store
+            .find_user("demo-admin")
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
     app.stop().await;
 }
 
@@ -108,7 +123,13 @@ async fn the_demo_file_creates_users_and_clients_once() {
 async fn without_the_variable_there_is_no_demo_data() {
     let app = spawn_app().await;
     assert!(app.store.find_user("demo").await.unwrap().is_none());
-    assert!(app.store.find_client("demo-service").await.unwrap().is_none());
+    assert!(
+        app.store
+            .find_client("demo-service")
+            .await
+            .unwrap()
+            .is_none()
+    );
     app.stop().await;
 }
 
@@ -121,7 +142,10 @@ async fn a_bad_file_stops_start_up_without_echoing_it() {
             r#"{"users":[{"name":"x","password":"pw","roles":"s3cret-value"}]}"#,
             "wrong type",
         ),
-        (r#"{"users":[{"name":"x","password":"s3cret-value""#, "truncated"),
+        (
+            r#"{"users":[{"name":"x","password":"s3cret-value""#,
+            "truncated",
+        ),
         (
             r#"{"clients":[{"id":"a:b","secret":"s3cret-value-0123456789","scopes":[],"audiences":[]}]}"#,
             "bad client id",
