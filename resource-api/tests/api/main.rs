@@ -4,4 +4,5 @@
 
 mod adversarial;
 mod e2e;
+mod healthcheck;
 mod helpers;
