@@ -15,7 +15,8 @@ WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p issuer -p resource-api \
  && deploy/assemble-rootfs.sh target/release/issuer /rootfs/issuer \
- && deploy/assemble-rootfs.sh target/release/resource-api /rootfs/resource-api
+ && deploy/assemble-rootfs.sh target/release/resource-api /rootfs/resource-api \
+ && mkdir -p /rootfs/empty
 
 FROM scratch AS resource-api
 COPY --from=builder /rootfs/resource-api/ /
@@ -28,7 +29,8 @@ HEALTHCHECK --interval=2s --timeout=3s --start-period=20s --retries=3 \
 
 FROM scratch AS issuer
 COPY --from=builder /rootfs/issuer/ /
-COPY --from=builder --chown=10001:10001 /rootfs/issuer/data /data
+# COPY --chown creates /data owned by the unprivileged user.
+COPY --from=builder --chown=10001:10001 /rootfs/empty/ /data/
 USER 10001:10001
 WORKDIR /data
 EXPOSE 8080

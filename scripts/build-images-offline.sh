@@ -25,10 +25,12 @@ build_image() {
     local ctx="$work/$name"
     mkdir -p "$ctx"
     deploy/assemble-rootfs.sh "$target_dir/release/$name" "$ctx/rootfs"
+    mkdir -p "$ctx/empty"
     {
         echo "FROM scratch"
         echo "COPY rootfs/ /"
-        echo "COPY --chown=10001:10001 rootfs/data /data"
+        # Creates /data owned by the unprivileged user (the issuer's volume).
+        echo "COPY --chown=10001:10001 empty/ /data/"
         echo "USER 10001:10001"
         cat
     } > "$ctx/Dockerfile"
