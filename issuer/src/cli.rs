@@ -41,6 +41,8 @@ pub enum Command {
     /// Inspect and revoke sessions (refresh-token families).
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Exit 0 if this service's GET /readyz (on ISSUER_LISTEN) answers 200, else 1.
+    Healthcheck,
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +169,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Sessions(SessionsCommand::Revoke { family_id }) => {
             sessions_revoke(&family_id, &config).await
         }
+        Command::Healthcheck => {
+            shared::healthcheck::check(&config.listen).map_err(anyhow::Error::msg)
+        }
     }
 }
 
@@ -270,14 +275,14 @@ async fn sessions_revoke(family_id: &str, config: &Config) -> anyhow::Result<()>
     result
 }
 
-fn check_name(what: &str, name: &str) -> anyhow::Result<()> {
+pub(crate) fn check_name(what: &str, name: &str) -> anyhow::Result<()> {
     if name.is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
         bail!("{what} must be 1 to 256 characters without control characters");
     }
     Ok(())
 }
 
-fn check_list(what: &str, list: &[String]) -> anyhow::Result<()> {
+pub(crate) fn check_list(what: &str, list: &[String]) -> anyhow::Result<()> {
     for item in list {
         if item.is_empty() || item.len() > 128 || !item.chars().all(|c| c.is_ascii_graphic()) {
             bail!("{what} {item:?} must be 1 to 128 printable ASCII characters without spaces");

@@ -114,6 +114,9 @@ pub struct Config {
     /// `ISSUER_ADMIN_AUDIENCE`: the audience an access token for
     /// `/admin/keys` must carry (default: the issuer URL).
     pub admin_audience: Option<String>,
+    /// `ISSUER_BOOTSTRAP_FILE`: demo users and clients to create at start-up
+    /// (default unset: no demo data).
+    pub bootstrap_file: Option<PathBuf>,
     /// Login throttling.
     pub throttle: ThrottleConfig,
     /// Refresh tokens.
@@ -146,6 +149,7 @@ impl Default for Config {
             key_prepublish: None,
             key_retire_delay: None,
             admin_audience: None,
+            bootstrap_file: None,
             throttle: ThrottleConfig {
                 max_failures_per_user: 5,
                 max_failures_per_ip: 20,
@@ -383,6 +387,7 @@ impl Config {
             key_prepublish,
             key_retire_delay,
             admin_audience,
+            bootstrap_file: env.optional("ISSUER_BOOTSTRAP_FILE").map(PathBuf::from),
             throttle,
             refresh,
             workers,

@@ -24,6 +24,7 @@
 //! - [`form`], [`error`]: strict form parsing and RFC 6749 error responses.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`cli`]: the `issuer` command line.
+//! - [`bootstrap`]: demo users and clients from `ISSUER_BOOTSTRAP_FILE`.
 //!
 //! # Configuration
 //!
@@ -45,6 +46,7 @@
 //! | `ISSUER_KEY_PREPUBLISH` | 2 × max-age + margin | how long a pending key is in the JWKS before it may sign (no less than the default) |
 //! | `ISSUER_KEY_RETIRE_DELAY` | access TTL + margin + max-age | how long a key stays published after its successor activates (no less than the default) |
 //! | `ISSUER_ADMIN_AUDIENCE` | `ISSUER_URL` | audience an access token for `/admin/keys` must carry |
+//! | `ISSUER_BOOTSTRAP_FILE` | unset | demo users and clients created at start-up if missing (demo only, see [`bootstrap`]) |
 //! | `ISSUER_LOGIN_MAX_FAILURES_PER_USER` | `5` | failures per window before 429 |
 //! | `ISSUER_LOGIN_MAX_FAILURES_PER_IP` | `20` | failures per window before 429 |
 //! | `ISSUER_LOGIN_FAILURE_WINDOW` | `5m` | sliding window |
@@ -152,6 +154,7 @@
 //!   are throttled per username and per client IP (peer address; no proxy
 //!   headers are trusted).
 
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod error;

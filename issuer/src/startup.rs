@@ -46,6 +46,8 @@ pub enum StartupError {
     Password(#[from] PasswordError),
     #[error(transparent)]
     Config(#[from] shared::config::ConfigError),
+    #[error(transparent)]
+    Bootstrap(#[from] crate::bootstrap::BootstrapError),
     #[error("starting the HTTP server failed: {0}")]
     Server(#[source] std::io::Error),
 }
@@ -137,6 +139,9 @@ impl Application {
         let kek = lifecycle::load_kek(&config)?;
         let key_set = lifecycle::bootstrap(&store, &kek, &config, shared::now_unix()).await?;
         let passwords = Passwords::new(config.password_hash_concurrency)?;
+        if let Some(path) = &config.bootstrap_file {
+            crate::bootstrap::apply(&store, path).await?;
+        }
         let scopes = store.client_scopes().await?;
         let discovery =
             serde_json::to_vec(&routes::discovery::document(&config.issuer_url, &scopes))

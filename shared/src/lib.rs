@@ -8,6 +8,7 @@
 //! - [`oauth`]: RFC 6749 token responses and error bodies, RFC 6750 challenges.
 //! - [`config`]: typed environment configuration with errors that name the variable.
 //! - [`telemetry`]: tracing set-up shared by every binary.
+//! - [`healthcheck`]: the `healthcheck` subcommand's probe of `/readyz`.
 //! - `request_id` (feature `actix`): request-id middleware and root span.
 //! - `http_metrics` (feature `actix`): Prometheus counters for every response.
 //!
@@ -17,6 +18,7 @@ pub mod admin;
 pub mod b64;
 pub mod claims;
 pub mod config;
+pub mod healthcheck;
 #[cfg(feature = "actix")]
 pub mod http_metrics;
 pub mod jwk;

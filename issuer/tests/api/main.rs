@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod bootstrap;
 mod cli;
 mod cli_keys;
 mod concurrency;

@@ -4,5 +4,6 @@
 
 mod adversarial;
 mod e2e;
+mod healthcheck;
 mod helpers;
 mod rotation;
