@@ -55,6 +55,12 @@ pub struct Args {
     /// Environment variable holding the admin client's secret.
     #[arg(long, default_value = "JWTCTL_ADMIN_SECRET")]
     pub admin_secret_env: String,
+    /// Audience of the admin token (the issuer's `ISSUER_ADMIN_AUDIENCE`;
+    /// default: the --issuer URL). Set it when you reach the issuer under
+    /// another name than its own, e.g. `http://issuer:8080` from the host
+    /// of the compose stack.
+    #[arg(long)]
+    pub admin_audience: Option<String>,
     /// Client for the load.
     #[arg(long)]
     pub client_id: String,
@@ -294,11 +300,14 @@ impl Ctx {
     }
 
     async fn admin_token(&self) -> anyhow::Result<String> {
-        let issuer = self.args.issuer.trim_end_matches('/').to_owned();
+        let audience = match &self.args.admin_audience {
+            Some(audience) => audience.clone(),
+            None => self.args.issuer.trim_end_matches('/').to_owned(),
+        };
         let form = [
             ("grant_type", "client_credentials"),
             ("scope", ADMIN_SCOPE),
-            ("audience", issuer.as_str()),
+            ("audience", audience.as_str()),
         ];
         token_request(
             &self.http,
