@@ -386,6 +386,19 @@ fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, &'static str> {
     if values.next().is_some() {
         return Err("more than one Authorization header");
     }
+    // Fast path for the common case, `Bearer <b64token>`: one pass over the
+    // bytes. The b64token alphabet is plain ASCII, so anything it accepts
+    // the full checks below accept too; everything else takes them.
+    if let Some(token) = value
+        .as_bytes()
+        .split_at_checked(7)
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
+        .map(|(_, rest)| trim_spaces(rest))
+        .filter(|token| is_b64token_bytes(token))
+        .and_then(|token| std::str::from_utf8(token).ok())
+    {
+        return Ok(Some(token));
+    }
     let value = value
         .to_str()
         .map_err(|_| "Authorization header is not ASCII")?;
@@ -409,10 +422,27 @@ fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, &'static str> {
 
 /// RFC 6750 section 2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
+    is_b64token_bytes(token.as_bytes())
+}
+
+/// `rest` without leading and trailing spaces (only U+0020, as
+/// `str::trim_matches(' ')` in the full checks).
+fn trim_spaces(mut rest: &[u8]) -> &[u8] {
+    while let [b' ', tail @ ..] = rest {
+        rest = tail;
+    }
+    while let [head @ .., b' '] = rest {
+        rest = head;
+    }
+    rest
+}
+
+fn is_b64token_bytes(token: &[u8]) -> bool {
+    let padding = token.iter().rev().take_while(|b| **b == b'=').count();
+    let body = &token[..token.len() - padding];
     // Branch-free per byte and folded without early exit, so the loop
     // vectorises; tokens are hundreds of bytes long.
-    !body.is_empty() && body.bytes().fold(true, |ok, b| ok & is_b64token_byte(b))
+    !body.is_empty() && body.iter().fold(true, |ok, b| ok & is_b64token_byte(*b))
 }
 
 #[inline(always)]
@@ -437,8 +467,11 @@ mod tests {
             assert_eq!(is_b64token_byte(b), want, "byte {b:#04x}");
         }
         assert!(is_b64token("abc.DEF-_~+/09=="));
-        for bad in ["", "==", "ab=c", "a b", "a,b", "é"] {
+        for bad in ["", "==", "ab=c", "a b", "a,b", "é", "\tabc"] {
             assert!(!is_b64token(bad), "{bad:?}");
         }
+        assert_eq!(trim_spaces(b"  a b  "), b"a b");
+        assert_eq!(trim_spaces(b"\ta "), b"\ta");
+        assert_eq!(trim_spaces(b"   "), b"");
     }
 }
