@@ -1,7 +1,9 @@
 //! actix-web integration (feature `actix`): the [`Bearer`] extractor and
 //! RFC 6750 error responses.
 //!
-//! Register the verifier (and optionally a [`Realm`]) as app data:
+//! Register the verifier (and optionally a [`Realm`]) as app data (a
+//! `web::Data<Realm>` is shared with each request's [`Bearer`]; a plain
+//! `Realm` is copied once per authenticated request):
 //!
 //! ```no_run
 //! use actix_web::{App, HttpResponse, get, web};
@@ -62,7 +64,44 @@ const DEFAULT_REALM: &str = "api";
 /// The verified claims of the request's bearer token (and, privately, the
 /// realm its refusals are answered in).
 #[derive(Debug, Clone)]
-pub struct Bearer(pub Arc<Claims>, String);
+pub struct Bearer(pub Arc<Claims>, RealmName);
+
+/// The realm a [`Bearer`] answers refusals in, shared rather than copied per
+/// request when the [`Realm`] is registered as `web::Data<Realm>`.
+#[derive(Debug, Clone)]
+enum RealmName {
+    Default,
+    Shared(Arc<Realm>),
+    Owned(Arc<str>),
+}
+
+impl RealmName {
+    fn of(req: &HttpRequest) -> Self {
+        if let Some(realm) = req.app_data::<Realm>() {
+            RealmName::Owned(Arc::from(realm.0.as_str()))
+        } else if let Some(realm) = req.app_data::<web::Data<Realm>>() {
+            RealmName::Shared(realm.clone().into_inner())
+        } else {
+            RealmName::Default
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            RealmName::Default => DEFAULT_REALM,
+            RealmName::Shared(realm) => &realm.0,
+            RealmName::Owned(realm) => realm,
+        }
+    }
+}
+
+/// The realm for a refusal, looked up only when one is answered.
+fn realm_of(req: &HttpRequest) -> &str {
+    req.app_data::<Realm>()
+        .map(|r| r.0.as_str())
+        .or_else(|| req.app_data::<web::Data<Realm>>().map(|r| r.0.as_str()))
+        .unwrap_or(DEFAULT_REALM)
+}
 
 impl Bearer {
     /// `Ok` when the token grants `scope`, else a 403 `insufficient_scope`.
@@ -71,7 +110,8 @@ impl Bearer {
             Ok(())
         } else {
             tracing::info!(scope, "token lacks the required scope");
-            Err(AuthError::insufficient(scope, "required scope missing").with_realm(&self.1))
+            Err(AuthError::insufficient(scope, "required scope missing")
+                .with_realm(self.1.as_str()))
         }
     }
 
@@ -83,7 +123,7 @@ impl Bearer {
             tracing::info!(role, "token lacks the required role");
             Err(AuthError::new(
                 Kind::InsufficientScope,
-                &self.1,
+                self.1.as_str(),
                 "required role missing",
             ))
         }
@@ -269,60 +309,63 @@ impl FromRequest for Bearer {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AuthError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let realm = req
-            .app_data::<Realm>()
-            .map(|r| r.0.clone())
-            .or_else(|| req.app_data::<web::Data<Realm>>().map(|r| r.0.clone()))
-            .unwrap_or_else(|| DEFAULT_REALM.to_owned());
-        let verifier = req
-            .app_data::<web::Data<Verifier>>()
-            .map(|v| v.get_ref().clone())
-            .or_else(|| req.app_data::<Verifier>().cloned());
-        let token = bearer_token(req).map(|t| t.map(str::to_owned));
-        Box::pin(async move {
-            let span = tracing::Span::current();
-            let fail = |e: AuthError| {
-                span.record("auth", e.code());
-                tracing::info!(
-                    auth = e.code(),
-                    reason = e.description,
-                    "bearer authentication failed"
-                );
-                Err(e)
-            };
-            let token = match token {
-                Err(description) => {
-                    return fail(AuthError::new(Kind::InvalidRequest, &realm, description));
-                }
-                Ok(None) => {
-                    return fail(AuthError::new(
-                        Kind::NoCredentials,
-                        &realm,
-                        "bearer token required",
-                    ));
-                }
-                Ok(Some(token)) => token,
-            };
-            let Some(verifier) = verifier else {
-                tracing::error!("no jwks_client::Verifier registered as app data");
-                return fail(AuthError::new(
-                    Kind::Misconfigured,
-                    &realm,
-                    "server misconfigured",
-                ));
-            };
-            match verifier.verify(&token).await {
-                Ok(claims) => {
-                    span.record("sub", claims.sub.as_str());
-                    span.record("auth", "ok");
-                    Ok(Bearer(claims, realm))
-                }
-                Err(e) => {
-                    tracing::info!(error = %e, "bearer token refused");
-                    fail(AuthError::from_verify(&e, &realm, &verifier))
-                }
-            }
-        })
+        // The request (a reference-counted handle) moves into the future, so
+        // the token is borrowed from its header rather than copied.
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
+    }
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<Bearer, AuthError> {
+    let span = tracing::Span::current();
+    let fail = |e: AuthError| {
+        span.record("auth", e.code());
+        tracing::info!(
+            auth = e.code(),
+            reason = e.description,
+            "bearer authentication failed"
+        );
+        Err(e)
+    };
+    let token = match bearer_token(req) {
+        Err(description) => {
+            return fail(AuthError::new(
+                Kind::InvalidRequest,
+                realm_of(req),
+                description,
+            ));
+        }
+        Ok(None) => {
+            return fail(AuthError::new(
+                Kind::NoCredentials,
+                realm_of(req),
+                "bearer token required",
+            ));
+        }
+        Ok(Some(token)) => token,
+    };
+    let verifier = req
+        .app_data::<web::Data<Verifier>>()
+        .map(|v| v.get_ref())
+        .or_else(|| req.app_data::<Verifier>());
+    let Some(verifier) = verifier else {
+        tracing::error!("no jwks_client::Verifier registered as app data");
+        return fail(AuthError::new(
+            Kind::Misconfigured,
+            realm_of(req),
+            "server misconfigured",
+        ));
+    };
+    match verifier.verify(token).await {
+        Ok(claims) => {
+            span.record("sub", claims.sub.as_str());
+            span.record("auth", "ok");
+            Ok(Bearer(claims, RealmName::of(req)))
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "bearer token refused");
+            fail(AuthError::from_verify(&e, realm_of(req), verifier))
+        }
     }
 }
 
@@ -342,6 +385,19 @@ fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, &'static str> {
     };
     if values.next().is_some() {
         return Err("more than one Authorization header");
+    }
+    // Fast path for the common case, `Bearer <b64token>`: one pass over the
+    // bytes. The b64token alphabet is plain ASCII, so anything it accepts
+    // the full checks below accept too; everything else takes them.
+    if let Some(token) = value
+        .as_bytes()
+        .split_at_checked(7)
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
+        .map(|(_, rest)| trim_spaces(rest))
+        .filter(|token| is_b64token_bytes(token))
+        .and_then(|token| std::str::from_utf8(token).ok())
+    {
+        return Ok(Some(token));
     }
     let value = value
         .to_str()
@@ -366,9 +422,56 @@ fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, &'static str> {
 
 /// RFC 6750 section 2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+    is_b64token_bytes(token.as_bytes())
+}
+
+/// `rest` without leading and trailing spaces (only U+0020, as
+/// `str::trim_matches(' ')` in the full checks).
+fn trim_spaces(mut rest: &[u8]) -> &[u8] {
+    while let [b' ', tail @ ..] = rest {
+        rest = tail;
+    }
+    while let [head @ .., b' '] = rest {
+        rest = head;
+    }
+    rest
+}
+
+fn is_b64token_bytes(token: &[u8]) -> bool {
+    let padding = token.iter().rev().take_while(|b| **b == b'=').count();
+    let body = &token[..token.len() - padding];
+    // Branch-free per byte and folded without early exit, so the loop
+    // vectorises; tokens are hundreds of bytes long.
+    !body.is_empty() && body.iter().fold(true, |ok, b| ok & is_b64token_byte(*b))
+}
+
+#[inline(always)]
+fn is_b64token_byte(b: u8) -> bool {
+    // `b | 0x20` folds ASCII upper case onto lower case; every other byte
+    // lands outside `a..=z`.
+    let alpha = (b | 0x20).wrapping_sub(b'a') < 26;
+    let digit = b.wrapping_sub(b'0') < 10;
+    let symbol = (b == b'-') | (b == b'.') | (b == b'_') | (b == b'~') | (b == b'+') | (b == b'/');
+    alpha | digit | symbol
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn b64token_accepts_exactly_the_rfc_6750_alphabet() {
+        for b in 0..=255u8 {
+            let want =
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+            assert_eq!(is_b64token_byte(b), want, "byte {b:#04x}");
+        }
+        assert!(is_b64token("abc.DEF-_~+/09=="));
+        for bad in ["", "==", "ab=c", "a b", "a,b", "é", "\tabc"] {
+            assert!(!is_b64token(bad), "{bad:?}");
+        }
+        assert_eq!(trim_spaces(b"  a b  "), b"a b");
+        assert_eq!(trim_spaces(b"\ta "), b"\ta");
+        assert_eq!(trim_spaces(b"   "), b"");
+    }
 }

@@ -58,7 +58,8 @@ impl Application {
         let http_metrics = web::Data::new(metrics.http());
         let items = web::Data::new(items::ItemStore::new(settings.max_items));
         let verifier = verifier.map(web::Data::new);
-        let realm = settings.service_name.clone();
+        // Shared with each request's `Bearer` without a copy.
+        let realm = web::Data::new(Realm(settings.service_name.clone()));
         tracing::info!(
             port,
             service = %settings.service_name,
@@ -76,7 +77,7 @@ impl Application {
                 .app_data(http_metrics.clone())
                 .app_data(items.clone())
                 .app_data(items::json_config())
-                .app_data(Realm(realm.clone()))
+                .app_data(realm.clone())
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/metrics", web::get().to(metrics::endpoint))

@@ -54,7 +54,7 @@ pub async fn middleware(
         .filter(|v| is_acceptable(v))
         .map(str::to_owned)
         .unwrap_or_else(generate);
-    req.extensions_mut().insert(RequestId(id.clone()));
+    let header = HeaderValue::from_str(&id).ok();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -63,9 +63,10 @@ pub async fn middleware(
         sub = tracing::field::Empty,
         auth = tracing::field::Empty,
     );
+    req.extensions_mut().insert(RequestId(id));
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    if let Some(value) = header {
         res.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let _enter = span.enter();
@@ -92,7 +93,13 @@ pub fn generate() -> String {
     // Filling from the system RNG does not fail on supported platforms; a
     // zero id would still be a valid (if useless) correlation value.
     let _ = SystemRandom::new().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(32);
+    for b in bytes {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    id
 }
 
 #[cfg(test)]
