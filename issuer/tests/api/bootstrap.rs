@@ -153,6 +153,7 @@ async fn a_bad_file_stops_start_up_without_echoing_it() {
     ] {
         std::fs::write(&bad, content).unwrap();
         let mut config = test_config(dir.path(), "http://localhost");
+        crate::helpers::ensure_database(&config.database_url).await;
         config.bootstrap_file = Some(bad.clone());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let err = Application::build_with_listener(config, listener)
@@ -164,6 +165,7 @@ async fn a_bad_file_stops_start_up_without_echoing_it() {
         assert!(!err.contains("s3cret"), "{err}");
     }
     let mut config = test_config(dir.path(), "http://localhost");
+    crate::helpers::ensure_database(&config.database_url).await;
     config.bootstrap_file = Some(dir.path().join("missing.json"));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let err = Application::build_with_listener(config, listener)

@@ -28,7 +28,8 @@ fn issuer_cmd(db_url: &str, args: &[&str], stdin: Option<&str>) -> std::process:
 #[tokio::test]
 async fn cli_users_and_clients_work_against_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite:{}", dir.path().join("issuer.db").display());
+    let db_url = crate::helpers::test_database_url(dir.path());
+    crate::helpers::ensure_database(&db_url).await;
 
     let out = tokio::task::spawn_blocking({
         let db_url = db_url.clone();
@@ -161,7 +162,7 @@ fn bad_configuration_names_the_variable() {
 #[tokio::test]
 async fn cli_sessions_and_user_disable_revoke_refresh_families() {
     let app = spawn_app().await.with_fixtures().await;
-    let db_url = format!("sqlite:{}", app.db_path.display());
+    let db_url = app.database_url.clone();
     let run = |args: &'static [&'static str]| {
         let db_url = db_url.clone();
         tokio::task::spawn_blocking(move || issuer_cmd(&db_url, args, None))

@@ -29,7 +29,7 @@ async fn cli_rotates_and_revokes_and_the_server_follows() {
         .await
         .with_fixtures()
         .await;
-    let db_url = format!("sqlite:{}", app.db_path.display());
+    let db_url = app.database_url.clone();
     let set = app.state.keys.current();
     let active = set.active().kid().to_owned();
     let (_, refresh) = app.login_tokens().await;

@@ -17,6 +17,8 @@ pub struct TestApp {
     pub address: String,
     pub issuer_url: String,
     pub db_path: PathBuf,
+    /// What `ISSUER_DATABASE_URL` would be for this issuer's store.
+    pub database_url: String,
     pub store: Store,
     pub state: actix_web::web::Data<issuer::AppState>,
     pub http: reqwest::Client,
@@ -26,11 +28,38 @@ pub struct TestApp {
     pub dir: Option<tempfile::TempDir>,
 }
 
+/// The database of the issuer whose files live in `dir`: SQLite in `dir`, or,
+/// when `ISSUER_TEST_DATABASE_URL` names a PostgreSQL server, a database on
+/// it named after `dir` (so a restart on the same `dir` finds the same data).
+pub fn test_database_url(dir: &Path) -> String {
+    match std::env::var("ISSUER_TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            dir.hash(&mut h);
+            format!("{}/it_{:016x}", base.trim_end_matches('/'), h.finish())
+        }
+        _ => format!("sqlite:{}", dir.join("issuer.db").display()),
+    }
+}
+
+/// Creates the PostgreSQL database `url` names if it does not exist yet
+/// (the issuer creates SQLite files itself, but not server databases).
+pub async fn ensure_database(url: &str) {
+    if url.starts_with("postgres") {
+        use sqlx::migrate::MigrateDatabase as _;
+        sqlx::any::install_default_drivers();
+        if !sqlx::Any::database_exists(url).await.unwrap() {
+            sqlx::Any::create_database(url).await.unwrap();
+        }
+    }
+}
+
 pub fn test_config(dir: &Path, issuer_url: &str) -> Config {
     Config {
         listen: "127.0.0.1:0".into(),
         issuer_url: issuer_url.into(),
-        database_url: format!("sqlite:{}", dir.join("issuer.db").display()),
+        database_url: test_database_url(dir),
         kek: KekSource::Inline(Secret::new(KEK)),
         workers: 1,
         password_hash_concurrency: 2,
@@ -67,6 +96,8 @@ pub async fn spawn_with(
     let issuer_url = issuer_url.map_or_else(|| address.clone(), str::to_owned);
     let mut config = test_config(dir, &issuer_url);
     tweak(&mut config);
+    ensure_database(&config.database_url).await;
+    let database_url = config.database_url.clone();
     let app = Application::build_with_listener(config, listener)
         .await
         .expect("issuer starts");
@@ -83,6 +114,7 @@ pub async fn spawn_with(
         address,
         issuer_url,
         db_path: dir.join("issuer.db"),
+        database_url,
         store,
         state,
         http,

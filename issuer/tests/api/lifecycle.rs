@@ -194,6 +194,7 @@ async fn unsafe_key_timings_are_refused_at_startup() {
         ),
     ] {
         let mut config = test_config(dir.path(), "http://127.0.0.1:1");
+        crate::helpers::ensure_database(&config.database_url).await;
         tweak(&mut config);
         let err = Application::build(config).await.expect_err("refused");
         let text = err.to_string();

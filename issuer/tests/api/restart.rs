@@ -26,7 +26,7 @@ async fn restart_keeps_keys_and_tokens_stay_valid() {
     let body: serde_json::Value = res.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap().to_owned();
     let jwks_before = first.jwks().await;
-    let db_path = first.db_path.clone();
+    let database_url = first.database_url.clone();
     first.stop().await;
 
     let second = spawn_with(dir.path(), Some(ISSUER), |_| {}).await;
@@ -47,7 +47,7 @@ async fn restart_keeps_keys_and_tokens_stay_valid() {
 
     // No plaintext private key anywhere in the database files.
     let keys = {
-        let store = issuer::store::Store::connect(&format!("sqlite:{}", db_path.display()), 1)
+        let store = issuer::store::Store::connect(&database_url, 1)
             .await
             .unwrap();
         let keys = store.list_keys().await.unwrap();
@@ -91,6 +91,7 @@ async fn wrong_kek_refuses_to_start() {
     first.stop().await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut config = crate::helpers::test_config(dir.path(), ISSUER);
+    crate::helpers::ensure_database(&config.database_url).await;
     config.kek = issuer::config::KekSource::Inline(shared::config::Secret::new([1u8; 32]));
     let err = issuer::Application::build_with_listener(config, listener)
         .await
@@ -101,8 +102,11 @@ async fn wrong_kek_refuses_to_start() {
 #[tokio::test]
 async fn generated_kek_file_is_private() {
     let dir = tempfile::tempdir().unwrap();
+    // The generated file sits next to a SQLite database.
+    let sqlite = format!("sqlite:{}", dir.path().join("issuer.db").display());
     let app = spawn_with(dir.path(), None, |c| {
         c.kek = issuer::config::KekSource::Generated;
+        c.database_url = sqlite.clone();
     })
     .await;
     app.stop().await;
@@ -118,6 +122,7 @@ async fn generated_kek_file_is_private() {
     // A second start reuses it.
     let again = spawn_with(dir.path(), None, |c| {
         c.kek = issuer::config::KekSource::Generated;
+        c.database_url = sqlite.clone();
     })
     .await;
     again.stop().await;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs a command with a throwaway PostgreSQL server on loopback and
+# ISSUER_TEST_DATABASE_URL pointing at it; the server and its data directory
+# are removed afterwards, whatever the command's outcome.
+#
+#   scripts/with-postgres.sh cargo test -p issuer --test api
+#
+# Installs PostgreSQL from Debian packages when no server binary is found
+# (needs root). Honours PG_PORT (default 55432).
+set -euo pipefail
+
+find_bin() {
+    local dir
+    for dir in /usr/lib/postgresql/*/bin; do
+        [ -x "$dir/postgres" ] && { echo "$dir"; return 0; }
+    done
+    return 1
+}
+
+if ! bin=$(find_bin); then
+    echo "with-postgres: installing PostgreSQL from Debian packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq postgresql >/dev/null
+    bin=$(find_bin)
+fi
+
+port=${PG_PORT:-55432}
+work=$(mktemp -d /tmp/tokenfleet-pg.XXXXXX)
+chmod 755 "$work"
+# PostgreSQL refuses to run as root: use the postgres account when root.
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then
+        su postgres -s /bin/sh -c "$*"
+    else
+        sh -c "$*"
+    fi
+}
+if [ "$(id -u)" = 0 ]; then
+    chown postgres "$work"
+fi
+
+stop() {
+    as_pg "'$bin/pg_ctl' -D '$work/data' -m immediate stop" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap stop EXIT
+
+as_pg "'$bin/initdb' -D '$work/data' -A trust -U postgres" >/dev/null
+as_pg "'$bin/pg_ctl' -D '$work/data' -w -t 30 -l '$work/log' \
+    -o \"-k '$work' -c listen_addresses=127.0.0.1 -p $port -c max_connections=300\" start" >/dev/null
+echo "with-postgres: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+
+export ISSUER_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port"
+export ISSUER_TEST_POSTGRES_URL="$ISSUER_TEST_DATABASE_URL"
+"$@"
