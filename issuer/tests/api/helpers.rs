@@ -1,5 +1,5 @@
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use actix_web::dev::ServerHandle;
 use issuer::Application;
@@ -16,7 +16,6 @@ pub const KEK: [u8; 32] = [42u8; 32];
 pub struct TestApp {
     pub address: String,
     pub issuer_url: String,
-    pub db_path: PathBuf,
     /// What `ISSUER_DATABASE_URL` would be for this issuer's store.
     pub database_url: String,
     pub store: Store,
@@ -113,7 +112,6 @@ pub async fn spawn_with(
     TestApp {
         address,
         issuer_url,
-        db_path: dir.join("issuer.db"),
         database_url,
         store,
         state,
