@@ -65,18 +65,28 @@ pub async fn middleware(
     );
     req.extensions_mut().insert(RequestId(id));
     let started = Instant::now();
+    let probe = is_probe(req.path());
     let mut res = next.call(req).instrument(span.clone()).await?;
     if let Some(value) = header {
         res.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let _enter = span.enter();
-    tracing::info!(
-        status = res.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
-        "request finished"
-    );
+    let status = res.status().as_u16();
+    let latency_us = started.elapsed().as_micros() as u64;
+    // Health checks and scrapes arrive every few seconds from the platform:
+    // their successes are DEBUG, so they do not drown the access log.
+    if probe && res.status().is_success() {
+        tracing::debug!(status, latency_us, "request finished");
+    } else {
+        tracing::info!(status, latency_us, "request finished");
+    }
     drop(_enter);
     Ok(res)
+}
+
+/// Paths that orchestrators and scrapers poll.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
 fn is_acceptable(id: &str) -> bool {
