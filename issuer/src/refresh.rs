@@ -64,10 +64,7 @@ pub fn hash_token(token: &str) -> String {
 
 /// Whether `token` has the shape of a token we issue.
 pub fn well_formed(token: &str) -> bool {
-    token.len() == TOKEN_LEN
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    token.len() == TOKEN_LEN && shared::b64::is_alphabet(token)
 }
 
 /// The refresh-token cookie in cookie mode.

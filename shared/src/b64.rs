@@ -22,6 +22,14 @@ pub fn encode_into(bytes: impl AsRef<[u8]>, out: &mut String) {
     STRICT.encode_string(bytes, out)
 }
 
+/// Whether `text` uses only the base64url alphabet (no padding). A cheap
+/// shape check for identifiers we issue (a `kid`, a refresh token) before
+/// any lookup.
+pub fn is_alphabet(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Decodes canonical unpadded base64url; anything else is an error.
 pub fn decode(text: impl AsRef<[u8]>) -> Result<Vec<u8>, base64::DecodeError> {
     STRICT.decode(text)
@@ -39,5 +47,7 @@ mod tests {
         assert!(decode("aGk/").is_err(), "standard alphabet");
         assert_eq!(decode("aGk").ok(), Some(b"hi".to_vec()));
         assert!(decode("aGl").is_err(), "non-zero trailing bits");
+        assert!(is_alphabet("aGk_-09Z"));
+        assert!(!is_alphabet("aGk=") && !is_alphabet("a/b") && !is_alphabet("a b"));
     }
 }

@@ -101,6 +101,18 @@ struct Admin {
     client: Option<String>,
 }
 
+impl Admin {
+    /// Who made a key change, for its audit event.
+    fn actor<'a>(&'a self, ip: Option<&'a str>, request_id: &'a str) -> Actor<'a> {
+        Actor {
+            subject: Some(&self.subject),
+            client: self.client.as_deref(),
+            ip,
+            request_id: Some(request_id),
+        }
+    }
+}
+
 fn authorize(req: &HttpRequest, state: &AppState) -> Result<Admin, AuthError> {
     let mut values = req.headers().get_all(header::AUTHORIZATION);
     let Some(value) = values.next() else {
@@ -249,12 +261,7 @@ pub async fn rotate(req: HttpRequest, id: RequestId, state: web::Data<AppState>)
         .min_by_key(|e| e.activate_at)
         .map(|e| (e.key.kid().to_owned(), e.activate_at));
     let ip = peer(&req);
-    let actor = Actor {
-        subject: Some(&admin.subject),
-        client: admin.client.as_deref(),
-        ip: ip.as_deref(),
-        request_id: Some(&id.0),
-    };
+    let actor = admin.actor(ip.as_deref(), &id.0);
     let result = lifecycle::rotate(
         &state.store,
         &state.kek,
@@ -286,12 +293,7 @@ pub async fn revoke(
         Err(e) => return e.response(),
     };
     let kid = path.into_inner();
-    if kid.is_empty()
-        || kid.len() > 256
-        || !kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    if kid.is_empty() || kid.len() > 256 || !shared::b64::is_alphabet(&kid) {
         return admin_error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -299,12 +301,7 @@ pub async fn revoke(
         );
     }
     let ip = peer(&req);
-    let actor = Actor {
-        subject: Some(&admin.subject),
-        client: admin.client.as_deref(),
-        ip: ip.as_deref(),
-        request_id: Some(&id.0),
-    };
+    let actor = admin.actor(ip.as_deref(), &id.0);
     let result = lifecycle::revoke(
         &state.store,
         &state.kek,
