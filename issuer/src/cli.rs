@@ -175,6 +175,16 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// The store for one command: one connection, no waiting for a database
+/// that is down (the error says what to check).
+async fn open_store(config: &Config) -> Result<Store, crate::store::OpenError> {
+    let settings = crate::store::PoolSettings {
+        max_connections: 1,
+        ..config.pool_settings()
+    };
+    Store::open(&config.database_url, &settings, std::time::Duration::ZERO).await
+}
+
 /// Writes an audit event for an admin action (actor: the command line).
 async fn audit_cli(store: &Store, kind: &str, subject: &str, detail: Option<&str>) {
     let event = AuditEvent {
@@ -192,7 +202,7 @@ async fn audit_cli(store: &Store, kind: &str, subject: &str, detail: Option<&str
 
 /// Disables (or deletes) a user, then revokes every session of theirs.
 async fn user_off(name: &str, delete: bool, config: &Config) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = open_store(config).await?;
     let result = async {
         let found = if delete {
             store.delete_user(name).await?
@@ -227,7 +237,7 @@ async fn user_off(name: &str, delete: bool, config: &Config) -> anyhow::Result<(
 }
 
 async fn sessions_list(user: Option<&str>, config: &Config) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = open_store(config).await?;
     let families = store.list_families(user).await;
     store.close().await;
     let now = now_ms();
@@ -253,7 +263,7 @@ async fn sessions_list(user: Option<&str>, config: &Config) -> anyhow::Result<()
 }
 
 async fn sessions_revoke(family_id: &str, config: &Config) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = open_store(config).await?;
     let result = async {
         let Some(family) = store.find_family(family_id).await? else {
             bail!("no session {family_id:?}");
@@ -318,7 +328,7 @@ async fn users_add(args: UserAdd, config: &Config) -> anyhow::Result<()> {
     let password_hash = tokio::task::spawn_blocking(move || hash_password(password.as_bytes()))
         .await
         .context("hashing the password")??;
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = open_store(config).await?;
     let user = User {
         name: args.name.clone(),
         password_hash,
@@ -359,7 +369,7 @@ async fn clients_add(args: ClientAdd, config: &Config) -> anyhow::Result<()> {
             .map_err(|_| anyhow::anyhow!("random generator failed"))?;
         (Some(shared::b64::encode(bytes)), true)
     };
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = open_store(config).await?;
     let client = Client {
         id: args.id.clone(),
         secret_hash: secret.as_deref().map(hash_client_secret),
@@ -384,7 +394,7 @@ async fn clients_add(args: ClientAdd, config: &Config) -> anyhow::Result<()> {
 }
 
 async fn keys_list(config: &Config) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = open_store(config).await?;
     let keys = crate::lifecycle::key_infos(&store).await;
     store.close().await;
     let mut out = std::io::stdout().lock();
@@ -418,7 +428,7 @@ fn cli_actor() -> crate::lifecycle::Actor<'static> {
 
 async fn keys_rotate(config: &Config) -> anyhow::Result<()> {
     config.validate()?;
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = open_store(config).await?;
     let result = async {
         let kek = crate::lifecycle::load_kek(config)?;
         let now = shared::now_unix();
@@ -446,7 +456,7 @@ async fn keys_rotate(config: &Config) -> anyhow::Result<()> {
 
 async fn keys_revoke(kid: &str, config: &Config) -> anyhow::Result<()> {
     config.validate()?;
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = open_store(config).await?;
     let result = async {
         let kek = crate::lifecycle::load_kek(config)?;
         let done = crate::lifecycle::revoke(
@@ -471,8 +481,8 @@ async fn keys_revoke(kid: &str, config: &Config) -> anyhow::Result<()> {
         )?;
         writeln!(
             out,
-            "running issuers drop the key within {}s (their reload interval); resource services within {}s after that (JWKS max-age)",
-            crate::lifecycle::reload_interval(config),
+            "running issuers drop the key within {}s (their key sync); resource services within {}s after that (JWKS max-age)",
+            crate::lifecycle::KEY_SYNC_INTERVAL.as_secs(),
             done.caches_drop_within
         )?;
         Ok(())

@@ -127,6 +127,15 @@ pub struct Config {
     pub max_connections: usize,
     /// `ISSUER_DB_MAX_CONNECTIONS`: database pool size (default 8).
     pub db_max_connections: u32,
+    /// `ISSUER_DB_ACQUIRE_TIMEOUT`: how long a request waits for a database
+    /// connection before it is answered 503 (default 5s, 100ms..60s).
+    pub db_acquire_timeout: Duration,
+    /// `ISSUER_DB_STATEMENT_TIMEOUT`: PostgreSQL statement and lock timeout
+    /// (default 10s, 100ms..10m).
+    pub db_statement_timeout: Duration,
+    /// `ISSUER_DB_STARTUP_WAIT`: how long `serve` keeps retrying a database
+    /// it cannot reach at start-up before giving up (default 30s, 0..10m).
+    pub db_startup_wait: Duration,
     /// `ISSUER_PASSWORD_HASH_CONCURRENCY`: Argon2 jobs at once (default 2 × cores).
     pub password_hash_concurrency: usize,
     /// `ISSUER_LOG_FORMAT=json` or `LOG_FORMAT=json`.
@@ -164,6 +173,9 @@ impl Default for Config {
             workers: cores,
             max_connections: 10_000,
             db_max_connections: 8,
+            db_acquire_timeout: Duration::from_secs(5),
+            db_statement_timeout: Duration::from_secs(10),
+            db_startup_wait: Duration::from_secs(30),
             password_hash_concurrency: cores * 2,
             log_json: false,
         }
@@ -353,6 +365,24 @@ impl Config {
         let workers = positive(env, "ISSUER_WORKERS", d.workers)?;
         let max_connections = positive(env, "ISSUER_MAX_CONNECTIONS", d.max_connections)?;
         let db_max_connections = positive(env, "ISSUER_DB_MAX_CONNECTIONS", d.db_max_connections)?;
+        let db_acquire_timeout = env.duration(
+            "ISSUER_DB_ACQUIRE_TIMEOUT",
+            d.db_acquire_timeout,
+            Duration::from_millis(100),
+            Duration::from_secs(60),
+        )?;
+        let db_statement_timeout = env.duration(
+            "ISSUER_DB_STATEMENT_TIMEOUT",
+            d.db_statement_timeout,
+            Duration::from_millis(100),
+            Duration::from_secs(600),
+        )?;
+        let db_startup_wait = env.duration(
+            "ISSUER_DB_STARTUP_WAIT",
+            d.db_startup_wait,
+            Duration::ZERO,
+            Duration::from_secs(600),
+        )?;
         let password_hash_concurrency = positive(
             env,
             "ISSUER_PASSWORD_HASH_CONCURRENCY",
@@ -393,6 +423,9 @@ impl Config {
             workers,
             max_connections,
             db_max_connections,
+            db_acquire_timeout,
+            db_statement_timeout,
+            db_startup_wait,
             password_hash_concurrency,
             log_json,
         };
@@ -439,6 +472,15 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The database pool settings.
+    pub fn pool_settings(&self) -> crate::store::PoolSettings {
+        crate::store::PoolSettings {
+            max_connections: self.db_max_connections,
+            acquire_timeout: self.db_acquire_timeout,
+            statement_timeout: self.db_statement_timeout,
+        }
     }
 
     /// How long before `activate_at` a pending key must already be in the

@@ -469,6 +469,26 @@ impl KeySet {
         serde_json::from_slice(&shared::b64::decode(payload).ok()?).ok()
     }
 
+    /// `(kid, state, activate_at, retire_at)` of every published key, by
+    /// kid: the shape of [`crate::store::Store::key_states`].
+    pub fn states(&self) -> Vec<(String, String, i64, Option<i64>)> {
+        let mut states: Vec<_> = self
+            .entries
+            .iter()
+            .filter(|e| e.state.published())
+            .map(|e| {
+                (
+                    e.key.kid().to_owned(),
+                    e.state.as_str().to_owned(),
+                    e.activate_at,
+                    e.retire_at,
+                )
+            })
+            .collect();
+        states.sort_unstable();
+        states
+    }
+
     /// The key that signs everything now.
     pub fn active(&self) -> &Arc<SigningKey> {
         &self.active

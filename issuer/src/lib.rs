@@ -53,6 +53,9 @@
 //! | `ISSUER_WORKERS` | cores | HTTP worker threads |
 //! | `ISSUER_MAX_CONNECTIONS` | `10000` | connections per worker |
 //! | `ISSUER_DB_MAX_CONNECTIONS` | `8` | database pool size |
+//! | `ISSUER_DB_ACQUIRE_TIMEOUT` | `5s` | a request waiting this long for a database connection is answered 503 (100ms..60s) |
+//! | `ISSUER_DB_STATEMENT_TIMEOUT` | `10s` | PostgreSQL statement and lock timeout; a session idle in a transaction 4 times this long is ended (100ms..10m) |
+//! | `ISSUER_DB_STARTUP_WAIT` | `30s` | how long `serve` retries a database it cannot reach at start-up (0..10m) |
 //! | `ISSUER_PASSWORD_HASH_CONCURRENCY` | 2 × cores | concurrent Argon2 jobs |
 //! | `ISSUER_LOG_FORMAT` / `LOG_FORMAT` | text | `json` for one object per line |
 //!

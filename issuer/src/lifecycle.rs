@@ -234,49 +234,55 @@ pub async fn advance(state: &AppState, now: i64) -> Result<bool, LifecycleError>
     Ok(true)
 }
 
-/// Seconds between reloads of the key set from the store: a minute, or half
-/// the JWKS max-age when that is shorter (at least a second), so a change
-/// made by another instance is served here well within one cache lifetime.
-pub fn reload_interval(config: &Config) -> i64 {
-    (secs(config.jwks_max_age) / 2).clamp(1, 60)
-}
+/// How often every instance compares the key states in the store with the
+/// ones it serves ([`Store::key_states`], one small query, no decryption),
+/// so a rotation or revocation made by another instance or the CLI is
+/// served here within about this long. Scheduled transitions are carried
+/// out on the same tick.
+pub const KEY_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Runs [`advance`] whenever a transition is due (checking at least every
-/// [`reload_interval`], so changes made by other instances are picked up too).
+/// Runs [`advance`] when a transition is due and [`sync`] otherwise, every
+/// [`KEY_SYNC_INTERVAL`]. While the store is unavailable the step fails;
+/// that is logged once when it starts and once when it ends, and the
+/// instance keeps serving the key set it has.
 pub async fn run_scheduler(state: web::Data<AppState>) {
+    let mut failing_since: Option<std::time::Instant> = None;
     loop {
-        let now = shared::now_unix();
-        let wait = state
-            .keys
-            .current()
-            .next_transition()
-            .map_or(reload_interval(&state.config), |at| {
-                (at - now).clamp(1, reload_interval(&state.config))
-            });
-        tokio::time::sleep(std::time::Duration::from_secs(wait.unsigned_abs())).await;
+        tokio::time::sleep(KEY_SYNC_INTERVAL).await;
         let now = shared::now_unix();
         let result = match advance(&state, now).await {
-            // Nothing due here; still pick up what other instances changed.
-            Ok(false) => reload(&state, now).await,
+            Ok(false) => sync(&state, now).await.map(|_| ()),
             other => other.map(|_| ()),
         };
-        if let Err(e) = result {
-            tracing::error!(error = %e, "key lifecycle step failed; retrying");
+        match (result, failing_since) {
+            (Err(e), None) => {
+                tracing::error!(error = %e, "key lifecycle step failed; serving the keys loaded before and retrying every second");
+                failing_since = Some(std::time::Instant::now());
+            }
+            (Ok(()), Some(since)) => {
+                tracing::info!(
+                    after_ms = since.elapsed().as_millis() as u64,
+                    "key lifecycle steps succeed again"
+                );
+                failing_since = None;
+            }
+            _ => {}
         }
     }
 }
 
-async fn reload(state: &AppState, now: i64) -> Result<(), LifecycleError> {
-    let set = bootstrap(&state.store, &state.kek, &state.config, now).await?;
-    let changed = {
-        let current = state.keys.current();
-        current.etag() != set.etag() || current.active().kid() != set.active().kid()
-    };
-    if changed {
-        tracing::info!(active = set.active().kid(), "key set changed in the store");
-        state.keys.replace(set);
+/// Reloads the key set when the key states in the store differ from the
+/// served ones (another instance or the CLI changed them). Returns whether
+/// it reloaded.
+pub async fn sync(state: &AppState, now: i64) -> Result<bool, LifecycleError> {
+    let stored = state.store.key_states().await?;
+    if stored == state.keys.current().states() {
+        return Ok(false);
     }
-    Ok(())
+    let set = bootstrap(&state.store, &state.kek, &state.config, now).await?;
+    tracing::info!(active = set.active().kid(), "key set changed in the store");
+    state.keys.replace(set);
+    Ok(true)
 }
 
 /// RSA generation takes tens of milliseconds or more: off the async threads.

@@ -37,6 +37,8 @@ pub enum StartupError {
         source: std::io::Error,
     },
     #[error(transparent)]
+    Open(#[from] crate::store::OpenError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] LifecycleError),
@@ -135,7 +137,12 @@ impl Application {
             source,
         })?;
         config.validate()?;
-        let store = Store::connect(&config.database_url, config.db_max_connections).await?;
+        let store = Store::open(
+            &config.database_url,
+            &config.pool_settings(),
+            config.db_startup_wait,
+        )
+        .await?;
         let kek = lifecycle::load_kek(&config)?;
         let key_set = lifecycle::bootstrap(&store, &kek, &config, shared::now_unix()).await?;
         let passwords = Passwords::new(config.password_hash_concurrency)?;

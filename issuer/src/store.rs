@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{MigrateDatabase as _, Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyPool, Row as _, SqlSafeStr as _};
+use sqlx::{Any, AnyConnection, AnyPool, Connection as _, Row as _, SqlSafeStr as _};
 
 /// A store failure. The message is for the log, never for a response.
 #[derive(Debug, thiserror::Error)]
@@ -33,18 +33,30 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the database is unreachable or overloaded (worth a 503 and a
-    /// retry) rather than broken.
+    /// Whether the database is unreachable, restarting, overloaded or busy
+    /// (worth a 503 and a retry) rather than broken or misused.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Db(
                 sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
-            )
-        )
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_),
+            ) => true,
+            StoreError::Db(sqlx::Error::Database(e)) => {
+                e.code().is_some_and(|c| transient_code(&c))
+            }
+            _ => false,
+        }
+    }
+
+    /// The SQLSTATE (PostgreSQL) or extended result code (SQLite), if the
+    /// database answered with an error.
+    pub fn code(&self) -> Option<String> {
+        match self {
+            StoreError::Db(sqlx::Error::Database(e)) => e.code().map(|c| c.into_owned()),
+            _ => None,
+        }
     }
 
     /// Whether an insert failed on a uniqueness constraint.
@@ -53,6 +65,118 @@ impl StoreError {
             StoreError::Db(sqlx::Error::Database(e)) => e.is_unique_violation(),
             _ => false,
         }
+    }
+}
+
+/// Error codes that mean "try again later". PostgreSQL SQLSTATEs: class 08
+/// (connection exception), class 53 (insufficient resources, e.g. too many
+/// connections), 57P01..57P03 (the server is shutting down, crashed or
+/// starting), 57014 (statement timeout), 55P03 (lock timeout), 40001 and
+/// 40P01 (serialisation failure, deadlock). SQLite extended codes: the
+/// SQLITE_BUSY family (5, 261, 517, 773) and SQLITE_LOCKED (6, 262).
+fn transient_code(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "57014" | "55P03" | "40001" | "40P01"
+        )
+        || matches!(code, "5" | "261" | "517" | "773" | "6" | "262")
+}
+
+/// Connection-pool settings for [`Store::connect_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections at most.
+    pub max_connections: u32,
+    /// How long a query waits for a connection (an idle one, or a new one
+    /// being opened) before it fails as unavailable (a 503).
+    pub acquire_timeout: Duration,
+    /// PostgreSQL only: `statement_timeout` and `lock_timeout` of every
+    /// session, so a query stuck behind a lock or a slow server fails (503)
+    /// instead of holding a request and a connection for ever; sessions
+    /// idle inside a transaction are ended after 4 times this.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `url` with any password replaced by `***` and the query string dropped
+/// (it may carry `password=`), for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let url = url.split_once('?').map_or(url, |(base, _)| base);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // Up to the last '@': a malformed password may hold '@' or '/'.
+    match rest.rsplit_once('@') {
+        Some((userinfo, host_and_path)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let redacted = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{redacted}@{host_and_path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Why [`Store::open`] failed: the database (password redacted), what to
+/// check, and the cause.
+/// The cause is part of the message (not a `source()`), so that it is
+/// printed once.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot use the database in ISSUER_DATABASE_URL ({database}): {hint} ({cause})")]
+pub struct OpenError {
+    pub database: String,
+    pub hint: &'static str,
+    pub cause: StoreError,
+}
+
+impl OpenError {
+    fn new(url: &str, cause: StoreError) -> Self {
+        OpenError {
+            database: redact_url(url),
+            hint: open_hint(&cause),
+            cause,
+        }
+    }
+}
+
+fn open_hint(error: &StoreError) -> &'static str {
+    match (error, error.code().as_deref()) {
+        (StoreError::Db(sqlx::Error::Io(e)), _)
+            if e.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
+            "connection refused; is the database server running and listening at that host and port?"
+        }
+        (StoreError::Db(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut), _) => {
+            "the database could not be reached in time; check the host name, the port and the network"
+        }
+        (StoreError::Db(sqlx::Error::Tls(_)), _) => {
+            "the TLS handshake failed; check sslmode and the server certificate"
+        }
+        (StoreError::Db(sqlx::Error::Configuration(_)), _) => {
+            "the URL is not valid; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE or sqlite:PATH"
+        }
+        (_, Some("28P01" | "28000")) => "authentication failed; check the user name and password",
+        (_, Some("3D000")) => {
+            "the database does not exist; create it (for example with createdb) or fix its name in the URL"
+        }
+        (_, Some("42501")) => {
+            "permission denied; the user must be allowed to create tables (the schema migrations)"
+        }
+        (StoreError::Migrate(_), _) => "applying the schema migrations failed",
+        (_, Some(code)) if transient_code(code) => {
+            "the database is starting, shutting down or overloaded; try again"
+        }
+        _ => "the database refused the request",
     }
 }
 
@@ -289,29 +413,103 @@ pub(crate) fn split(text: &str) -> Vec<String> {
 }
 
 impl Store {
-    /// Connects (creating a SQLite file if missing) and applies migrations.
+    /// Connects with the default [`PoolSettings`] and `max_connections`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let settings = PoolSettings {
+            max_connections,
+            ..PoolSettings::default()
+        };
+        Self::connect_with(url, &settings).await
+    }
+
+    /// [`Store::connect_patiently`] with an error that says what to check:
+    /// what `issuer serve` and every CLI command use.
+    pub async fn open(
+        url: &str,
+        settings: &PoolSettings,
+        wait: Duration,
+    ) -> Result<Self, OpenError> {
+        Self::connect_patiently(url, settings, wait)
+            .await
+            .map_err(|e| OpenError::new(url, e))
+    }
+
+    /// [`Store::connect_with`], retried while the database is unavailable
+    /// (not yet started, restarting, refusing connections) for up to
+    /// `wait`, with a warning per attempt. Other errors (bad credentials, a
+    /// missing database, a failed migration) return at once.
+    pub async fn connect_patiently(
+        url: &str,
+        settings: &PoolSettings,
+        wait: Duration,
+    ) -> Result<Self, StoreError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut pause = Duration::from_millis(250);
+        loop {
+            match Self::connect_with(url, settings).await {
+                Err(e) if e.is_unavailable() && tokio::time::Instant::now() + pause < deadline => {
+                    tracing::warn!(
+                        database = %redact_url(url),
+                        error = %e,
+                        retry_in_ms = pause.as_millis() as u64,
+                        "database not reachable yet; retrying"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Connects (creating a SQLite file if missing) and applies migrations.
+    /// A pool whose database goes away keeps running: queries fail as
+    /// unavailable ([`StoreError::is_unavailable`]) until it is back, and
+    /// broken connections are replaced (PostgreSQL connections are checked
+    /// before each use).
+    pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
         if sqlite && !Any::database_exists(url).await? {
             Any::create_database(url).await?;
         }
+        // One connection first, so that a failure reports its cause
+        // (refused, authentication, no such database) rather than the
+        // pool's "timed out".
+        let probe = tokio::time::timeout(settings.acquire_timeout, AnyConnection::connect(url))
+            .await
+            .map_err(|_| {
+                sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connecting timed out",
+                ))
+            })??;
+        probe.close().await?;
+        let timeout_ms = settings.statement_timeout.as_millis();
+        let session = format!(
+            "SET statement_timeout = {timeout_ms}; SET lock_timeout = {timeout_ms}; \
+             SET idle_in_transaction_session_timeout = {}",
+            timeout_ms.saturating_mul(4)
+        );
         let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
+            .max_connections(settings.max_connections)
             // A local SQLite file does not go stale; skipping the ping saves
             // a round trip to its worker thread on every query.
             .test_before_acquire(!sqlite)
             .after_connect(move |conn, _meta| {
+                let session = session.clone();
                 Box::pin(async move {
                     if sqlite {
                         // Durable commits: a revocation must survive a power
                         // loss (see the module docs).
                         sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = FULL").await?;
+                    } else {
+                        sqlx::Executor::execute(&mut *conn, sqlx::AssertSqlSafe(session)).await?;
                     }
                     Ok(())
                 })
             })
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(settings.acquire_timeout)
             .connect(url)
             .await?;
         if sqlite {
@@ -457,6 +655,33 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(key_from_row).collect()
+    }
+
+    /// What decides the published key set, without the sealed private keys:
+    /// `(kid, state, activate_at, retire_at)` of every pending, active and
+    /// retiring key, sorted by kid. Cheap enough to poll every second, so an
+    /// instance notices another's key change without decrypting anything.
+    pub async fn key_states(&self) -> Result<Vec<(String, String, i64, Option<i64>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, state, activate_at, retire_at FROM signing_keys \
+             WHERE state IN ('pending', 'active', 'retiring')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut states = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("kid")?,
+                    r.try_get("state")?,
+                    r.try_get("activate_at")?,
+                    r.try_get("retire_at")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Byte order, not the database's collation.
+        states.sort_unstable();
+        Ok(states)
     }
 
     /// Promotes pending key `kid` to active and turns the current active key
@@ -1301,5 +1526,39 @@ impl RotationQueue {
         write_successors(&mut tx, &claimed).await?;
         tx.commit().await?;
         Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_urls_keep_everything_but_the_password() {
+        assert_eq!(
+            redact_url("postgres://issuer:s3cret@db:5432/issuer?sslmode=require&password=x"),
+            "postgres://issuer:***@db:5432/issuer"
+        );
+        assert_eq!(
+            redact_url("postgres://issuer@db/issuer"),
+            "postgres://issuer@db/issuer"
+        );
+        assert_eq!(redact_url("postgres://db"), "postgres://db");
+        assert_eq!(redact_url("sqlite:/data/issuer.db"), "sqlite:/data/issuer.db");
+        // A password holding '@' or '/' stays hidden.
+        assert_eq!(
+            redact_url("postgres://u:p@ss/w@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
+    }
+
+    #[test]
+    fn transient_codes_are_retryable_and_others_are_not() {
+        for code in ["08006", "57P01", "53300", "40001", "57014", "5", "517"] {
+            assert!(transient_code(code), "{code}");
+        }
+        for code in ["28P01", "3D000", "23505", "42P01", "19", "2067"] {
+            assert!(!transient_code(code), "{code}");
+        }
     }
 }
