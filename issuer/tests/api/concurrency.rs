@@ -1,112 +1,27 @@
-//! Two `issuer serve` processes on one SQLite file: they bootstrap an empty
-//! key table together and receive a rotate request at the same moment.
+//! Two `issuer serve` processes on one database (SQLite file, or
+//! PostgreSQL in the CI pass): they bootstrap an empty key table together
+//! and receive a rotate request at the same moment.
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use issuer::store::Store;
-
-const ISSUER_URL: &str = "http://issuer.localhost";
-const SECRET: &str = "ops-secret-0123456789";
-
-fn base_cmd(db_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_issuer"));
-    cmd.env("ISSUER_DATABASE_URL", db_url)
-        .env("ISSUER_KEK", shared::b64::encode(crate::helpers::KEK))
-        .env("ISSUER_URL", ISSUER_URL)
-        .env("ISSUER_LISTEN", "127.0.0.1:0")
-        .env("ISSUER_JWKS_MAX_AGE", "2")
-        .env("ISSUER_WORKERS", "1")
-        .env("ISSUER_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info");
-    cmd
-}
-
-/// Kills the child when dropped, so a failing test leaves no process behind.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `issuer serve`; returns it and a receiver for its bound address,
-/// read from the "issuer listening" log line (stderr keeps being drained).
-fn serve(db_url: &str) -> (Serve, std::sync::mpsc::Receiver<String>) {
-    let mut child = base_cmd(db_url)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if event["message"] == "issuer listening"
-                && let Some(addr) = event["addr"].as_str()
-            {
-                let _ = tx.send(format!("http://{addr}"));
-            }
-        }
-    });
-    (Serve(child), rx)
-}
+use crate::procs::{self, SECRET};
 
 #[tokio::test]
 async fn two_processes_bootstrap_and_rotate_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite:{}", dir.path().join("issuer.db").display());
-    // The admin client, through the CLI (creates the database, no keys).
-    let mut add = base_cmd(&db_url)
-        .args([
-            "clients",
-            "add",
-            "ops",
-            "--scope",
-            "keys:admin",
-            "--audience",
-            ISSUER_URL,
-            "--secret-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{SECRET}\n").as_bytes())
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    let db_url = crate::helpers::test_database_url(dir.path());
+    // Users and clients, no keys yet.
+    let store = procs::seed(&db_url).await;
 
     // Both start on the empty key table at once.
-    let (_a, rx_a) = serve(&db_url);
-    let (_b, rx_b) = serve(&db_url);
-    let wait = |rx: std::sync::mpsc::Receiver<String>| {
-        rx.recv_timeout(Duration::from_secs(30))
-            .expect("issuer started")
-    };
-    let (url_a, url_b) = tokio::task::spawn_blocking(move || (wait(rx_a), wait(rx_b)))
-        .await
-        .unwrap();
+    let (a, b) = tokio::join!(procs::start(&db_url, &[]), procs::start(&db_url, &[]));
+    let (url_a, url_b) = (a.url.clone(), b.url.clone());
 
-    let store = Store::connect(&db_url, 1).await.unwrap();
     let keys = store.list_keys().await.unwrap();
     assert_eq!(keys.len(), 2, "one active and one pending key: {keys:?}");
     assert_eq!(keys.iter().filter(|k| k.state == "active").count(), 1);
 
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let http = procs::http();
     let res = http
         .post(format!("{url_a}/oauth2/token"))
         .basic_auth("ops", Some(SECRET))
@@ -149,8 +64,8 @@ async fn two_processes_bootstrap_and_rotate_once() {
         .kid
         .clone();
 
-    // The instance that lost publishes the new key within its reload
-    // interval (1 s for a 2 s max-age).
+    // The instance that lost publishes the new key within its key sync
+    // (every second).
     let mut seen = [false, false];
     for _ in 0..40 {
         for (i, url) in [&url_a, &url_b].into_iter().enumerate() {
