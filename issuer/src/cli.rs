@@ -481,7 +481,7 @@ async fn keys_revoke(kid: &str, config: &Config) -> anyhow::Result<()> {
         )?;
         writeln!(
             out,
-            "running issuers drop the key within {}s (their key sync); resource services within {}s after that (JWKS max-age)",
+            "running issuers drop the key within {}s (their key sync), resource services within {}s (that plus the JWKS max-age)",
             crate::lifecycle::KEY_SYNC_INTERVAL.as_secs(),
             done.caches_drop_within
         )?;

@@ -131,10 +131,11 @@
 //! A second request while one is under way answers 409. Emergency rotation
 //! (`issuer keys revoke KID`, `POST /admin/keys/{kid}/revoke`): the key is
 //! revoked at once (out of this instance's JWKS immediately, others within
-//! their reload interval; private key destroyed); if it was active the
+//! their 1 s key sync; private key destroyed); if it was active the
 //! pending key is promoted now; refresh-token families with a token issued
 //! under it are revoked; the answer gives `caches_drop_within` (the JWKS
-//! max-age: the longest any resource service may keep it). Revoking a key
+//! max-age plus the key sync: the longest any resource service may keep
+//! it). Revoking a key
 //! already retired or revoked, or the active key with no pending successor,
 //! answers 409. Each change is one locked transaction (`BEGIN IMMEDIATE` on
 //! SQLite, a table lock on PostgreSQL) that re-checks the state, and writes

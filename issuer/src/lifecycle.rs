@@ -526,6 +526,8 @@ pub async fn revoke(
         active_kid,
         pending_kid: successor.filter(|_| done.successor_inserted).map(|s| s.kid),
         refresh_families_revoked: done.families_revoked,
-        caches_drop_within: config.jwks_max_age.as_secs(),
+        // Other instances serve the key until their next sync, and a cache
+        // filled from them then keeps it for a max-age.
+        caches_drop_within: config.jwks_max_age.as_secs() + KEY_SYNC_INTERVAL.as_secs(),
     })
 }

@@ -1544,7 +1544,10 @@ mod tests {
             "postgres://issuer@db/issuer"
         );
         assert_eq!(redact_url("postgres://db"), "postgres://db");
-        assert_eq!(redact_url("sqlite:/data/issuer.db"), "sqlite:/data/issuer.db");
+        assert_eq!(
+            redact_url("sqlite:/data/issuer.db"),
+            "sqlite:/data/issuer.db"
+        );
         // A password holding '@' or '/' stays hidden.
         assert_eq!(
             redact_url("postgres://u:p@ss/w@db:5432/x"),

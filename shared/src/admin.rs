@@ -76,7 +76,8 @@ pub struct RevokeResponse {
     pub refresh_families_revoked: u64,
     /// Upper bound, in seconds, until every resource service that honours
     /// the JWKS `Cache-Control` has dropped the revoked key: the longest
-    /// `max-age` served while it was published.
+    /// `max-age` served while it was published, plus the time other issuer
+    /// instances take to notice the revocation (their 1 s key sync).
     pub caches_drop_within: u64,
 }
 
