@@ -17,5 +17,6 @@ mod refresh;
 mod restart;
 mod revoke;
 mod rotation;
+mod throttle_shared;
 mod token;
 mod token_errors;
