@@ -65,8 +65,9 @@ async fn failures_spread_over_two_instances_hit_one_user_limit() {
     // Four failures since the success: both refuse even the right password.
     let wait_a = throttled(&a, "alice").await;
     let wait_b = throttled(&b, "alice").await;
-    assert!((299..=300).contains(&wait_a), "{wait_a}");
-    assert!((299..=300).contains(&wait_b), "{wait_b}");
+    // Until the oldest of the four leaves the 300 s window.
+    assert!((280..=300).contains(&wait_a), "{wait_a}");
+    assert!((280..=300).contains(&wait_b), "{wait_b}");
     b.stop().await;
     a.stop().await;
 }
@@ -112,6 +113,7 @@ async fn the_window_expires_on_both_instances_and_expired_rows_are_purged() {
     let first = Instant::now();
     fails(&a, "alice").await;
     fails(&b, "alice").await;
+    let second = Instant::now();
     let wait = throttled(&b, "alice").await;
     assert!((1..=2).contains(&wait), "{wait}");
     throttled(&a, "alice").await;
@@ -128,8 +130,10 @@ async fn the_window_expires_on_both_instances_and_expired_rows_are_purged() {
     assert_eq!(status, 200);
     assert!(first.elapsed() >= window - Duration::from_millis(100));
     logs_in(&b).await;
-    // The success deleted alice's rows; the address's two expired rows
-    // are left for the periodic purge.
+    // The success deleted alice's rows; the address's two rows are left
+    // for the periodic purge, which takes them once the second is expired
+    // too (the first may have expired well before it).
+    tokio::time::sleep_until((second + window + Duration::from_millis(50)).into()).await;
     assert_eq!(b.state.throttle.purge().await.unwrap(), 2);
     assert_eq!(a.state.throttle.purge().await.unwrap(), 0);
     b.stop().await;
