@@ -20,7 +20,8 @@
 //!   emergency rotation shared by the admin API and the CLI.
 //! - [`store`]: the sqlx `AnyPool` store (SQLite or PostgreSQL) and migrations.
 //! - [`password`]: Argon2id hashing on the blocking pool.
-//! - [`throttle`]: failed-login sliding windows.
+//! - [`throttle`]: failed-login sliding windows, counted in the database so
+//!   that every instance on it enforces one limit.
 //! - [`form`], [`error`]: strict form parsing and RFC 6749 error responses.
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`cli`]: the `issuer` command line.
@@ -156,7 +157,9 @@
 //!   blocking pool behind a semaphore; unknown users cost the same as wrong
 //!   passwords and get a byte-identical `invalid_grant` body. Failed logins
 //!   are throttled per username and per client IP (peer address; no proxy
-//!   headers are trusted).
+//!   headers are trusted), counted in the database and so shared by every
+//!   instance on it; when the counts cannot be read or written the login
+//!   is refused with 503 (fail closed).
 
 pub mod bootstrap;
 pub mod cli;

@@ -5,8 +5,9 @@
 //! [`Application::run`] serves until SIGINT/SIGTERM (actix-web's default
 //! signal handling) or until a [`ServerHandle`] stops it, then flushes
 //! counters and closes the database pool. Once a minute it flushes the
-//! signed-token counters and drops sealed refresh successors whose grace
-//! window has passed.
+//! signed-token counters, drops sealed refresh successors whose grace
+//! window has passed and purges failed logins that have left the throttle
+//! window.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -154,11 +155,12 @@ impl Application {
             serde_json::to_vec(&routes::discovery::document(&config.issuer_url, &scopes))
                 .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
         let metrics = Metrics::new();
+        let throttle = LoginThrottle::new(store.clone(), &config.throttle);
         let state = web::Data::new(AppState {
             store,
             keys: Arc::new(KeyRing::new(key_set)),
             passwords,
-            throttle: LoginThrottle::new(&config.throttle),
+            throttle,
             metrics: metrics.clone(),
             issuer_url: config.issuer_url.clone(),
             access_token_ttl: config.access_token_ttl,
@@ -269,6 +271,10 @@ impl Application {
                 let before = crate::store::now_ms().saturating_sub(grace);
                 if let Err(e) = state.store.purge_sealed_successors(before).await {
                     tracing::warn!(error = %e, "could not purge sealed refresh successors");
+                }
+                // Failed logins that left the throttle window.
+                if let Err(e) = state.throttle.purge().await {
+                    tracing::warn!(error = %e, "could not purge expired failed logins");
                 }
             }
         });

@@ -1,130 +1,121 @@
-//! Failed-login throttling: an in-memory sliding window per username and per
-//! client IP. Over the limit, logins are refused with 429 and `Retry-After`
-//! until the oldest failure in the window expires; there is no permanent
-//! lockout. State is per process (several instances each count their own).
+//! Failed-login throttling: a sliding window per username and per client IP,
+//! counted in the database, so every issuer instance on one database
+//! enforces one limit (N instances behind a load balancer do not allow N
+//! times the attempts).
+//!
+//! Every failed password login (a wrong password and an unknown user alike)
+//! adds a row to `login_failures` for the username and one for the client
+//! address. When either has `limit` failures inside the window
+//! ([`ThrottleConfig`]), logins are refused with 429 and `Retry-After` = the
+//! time until the oldest of the newest `limit` failures leaves the window;
+//! there is no permanent lockout. A successful login clears the username's
+//! failures, not the address's.
+//!
+//! Cost per login: the check is one query for both keys; a failure is one
+//! transaction (both rows inserted, that username's and address's expired
+//! rows deleted); a success deletes only when the username has rows.
+//! Nothing is kept in memory. Expired rows of keys that do not fail again
+//! are purged once a minute ([`crate::startup`]), so the table holds about
+//! one window (plus a minute) of failures. Instances sharing a database
+//! should share the throttle configuration: each purges by its own window.
+//! Times are wall-clock Unix milliseconds, so the instances' clocks should
+//! agree (as they must for key activation anyway).
+//!
+//! The check and the recording are separate statements around the password
+//! check: requests in flight at the same moment can all pass the check, so
+//! a burst can exceed the limit by the number of concurrent logins (as it
+//! could when the counters were per process).
+//!
+//! Store errors fail closed: the caller refuses the login with 503
+//! `temporarily_unavailable` (never 500, and never a password check that
+//! is not counted). The password check needs the database anyway.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::ThrottleConfig;
+use crate::store::{Store, StoreError, now_ms};
 
-/// Tracked keys per map; beyond this the oldest-idle entries are dropped, so
-/// a flood of random usernames cannot exhaust memory.
-const MAX_TRACKED: usize = 100_000;
-
-#[derive(Debug)]
-struct Window {
-    limit: u32,
-    failures: HashMap<String, VecDeque<Instant>>,
-}
-
-impl Window {
-    fn retry_after(&mut self, key: &str, now: Instant, window: Duration) -> Option<Duration> {
-        let times = self.failures.get_mut(key)?;
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            times.pop_front();
-        }
-        if times.len() < self.limit as usize {
-            return None;
-        }
-        let oldest = *times.front()?;
-        Some(window.saturating_sub(now.duration_since(oldest)))
-    }
-
-    fn record(&mut self, key: &str, now: Instant, window: Duration) {
-        if self.failures.len() >= MAX_TRACKED && !self.failures.contains_key(key) {
-            self.failures.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < window)
-            });
-            if self.failures.len() >= MAX_TRACKED {
-                // Still full of live entries: forget everything rather than grow.
-                self.failures.clear();
-            }
-        }
-        let times = self.failures.entry(key.to_owned()).or_default();
-        times.push_back(now);
-        // Only the newest `limit` failures matter.
-        while times.len() > self.limit as usize {
-            times.pop_front();
-        }
-    }
-}
-
-/// Sliding-window failure counters.
-#[derive(Debug)]
+/// Failed-login counters in the store.
+#[derive(Debug, Clone)]
 pub struct LoginThrottle {
+    store: Store,
     window: Duration,
-    users: Mutex<Window>,
-    ips: Mutex<Window>,
+    max_per_user: u32,
+    max_per_ip: u32,
+}
+
+/// The answer of [`LoginThrottle::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// `Some(wait)`: refuse the login; it may be retried after `wait`.
+    pub retry_after: Option<Duration>,
+    /// Whether the username has failures for a success to clear.
+    user_failures: bool,
 }
 
 impl LoginThrottle {
-    pub fn new(config: &ThrottleConfig) -> Self {
+    pub fn new(store: Store, config: &ThrottleConfig) -> Self {
         LoginThrottle {
+            store,
             window: config.window,
-            users: Mutex::new(Window {
-                limit: config.max_failures_per_user,
-                failures: HashMap::new(),
-            }),
-            ips: Mutex::new(Window {
-                limit: config.max_failures_per_ip,
-                failures: HashMap::new(),
-            }),
+            max_per_user: config.max_failures_per_user,
+            max_per_ip: config.max_failures_per_ip,
         }
     }
 
-    /// `Some(wait)` when `user` or `ip` has too many recent failures.
-    pub fn check(&self, user: Option<&str>, ip: &str) -> Option<Duration> {
-        let now = Instant::now();
-        let by_user = user.and_then(|u| lock(&self.users).retry_after(u, now, self.window));
-        let by_ip = lock(&self.ips).retry_after(ip, now, self.window);
-        by_user.max(by_ip)
+    fn window_ms(&self) -> i64 {
+        i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX)
     }
 
-    pub fn record_failure(&self, user: Option<&str>, ip: &str) {
-        let now = Instant::now();
-        if let Some(user) = user {
-            lock(&self.users).record(user, now, self.window);
+    /// Whether `user` or `ip` has too many recent failures (one query).
+    pub async fn check(&self, user: &str, ip: &str) -> Result<Checked, StoreError> {
+        let now = now_ms();
+        let window = self.window_ms();
+        let failures = self
+            .store
+            .login_failures(
+                (user, self.max_per_user),
+                (ip, self.max_per_ip),
+                now.saturating_sub(window),
+            )
+            .await?;
+        // The oldest counted failure leaves the window at `nth + window`; a
+        // row stamped ahead of this clock (another instance's) waits a
+        // window at most.
+        let wait = |nth: Option<i64>| {
+            nth.map(|nth| {
+                let ms = nth.saturating_add(window).saturating_sub(now);
+                Duration::from_millis(u64::try_from(ms.clamp(1, window.max(1))).unwrap_or(1))
+            })
+        };
+        Ok(Checked {
+            retry_after: wait(failures.user_nth_ms).max(wait(failures.ip_nth_ms)),
+            user_failures: failures.user_newest_ms.is_some(),
+        })
+    }
+
+    /// Counts a failed login for `user` and for `ip` (one transaction, which
+    /// also drops their expired rows).
+    pub async fn record_failure(&self, user: &str, ip: &str) -> Result<(), StoreError> {
+        let now = now_ms();
+        self.store
+            .record_login_failure(user, ip, now, now.saturating_sub(self.window_ms()))
+            .await
+    }
+
+    /// A successful login clears the user's failures (not the IP's); a
+    /// no-op when `checked` found none.
+    pub async fn record_success(&self, user: &str, checked: &Checked) -> Result<(), StoreError> {
+        if checked.user_failures {
+            self.store.clear_user_login_failures(user).await?;
         }
-        lock(&self.ips).record(ip, now, self.window);
+        Ok(())
     }
 
-    /// A successful login clears the user's failures (not the IP's).
-    pub fn record_success(&self, user: &str) {
-        lock(&self.users).failures.remove(user);
-    }
-}
-
-fn lock(m: &Mutex<Window>) -> std::sync::MutexGuard<'_, Window> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_per_user_and_per_ip() {
-        let t = LoginThrottle::new(&ThrottleConfig {
-            max_failures_per_user: 2,
-            max_failures_per_ip: 3,
-            window: Duration::from_secs(60),
-        });
-        assert!(t.check(Some("a"), "ip").is_none());
-        t.record_failure(Some("a"), "ip");
-        t.record_failure(Some("a"), "ip");
-        let wait = t.check(Some("a"), "ip");
-        assert!(wait.is_some_and(|w| w <= Duration::from_secs(60) && w > Duration::from_secs(58)));
-        assert!(t.check(Some("b"), "ip2").is_none());
-        t.record_failure(Some("b"), "ip");
-        assert!(t.check(Some("c"), "ip").is_some(), "IP limit reached");
-        t.record_success("a");
-        assert!(t.check(Some("a"), "other").is_none());
+    /// Deletes every failure that has left the window (periodic purge).
+    pub async fn purge(&self) -> Result<u64, StoreError> {
+        self.store
+            .purge_login_failures(now_ms().saturating_sub(self.window_ms()))
+            .await
     }
 }

@@ -23,7 +23,7 @@ use crate::form::{self, Form};
 use crate::password::MAX_PASSWORD_LEN;
 use crate::refresh;
 use crate::startup::AppState;
-use crate::store::{AuditEvent, Client};
+use crate::store::{AuditEvent, Client, StoreError};
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -385,7 +385,12 @@ async fn password_grant(ctx: &Ctx<'_>, form: &Form, client: &Client) -> Result<I
     if username.len() > MAX_USERNAME_LEN || password.len() > MAX_PASSWORD_LEN {
         return Err(TokenError::InvalidGrant);
     }
-    if let Some(wait) = state.throttle.check(Some(username), ctx.ip) {
+    let checked = state
+        .throttle
+        .check(username, ctx.ip)
+        .await
+        .map_err(|e| throttle_unavailable(&e))?;
+    if let Some(wait) = checked.retry_after {
         state.metrics.login_failed("throttled");
         ctx.audit("login_throttled", Some(username), &client.id, None)
             .await;
@@ -407,14 +412,19 @@ async fn password_grant(ctx: &Ctx<'_>, form: &Form, client: &Client) -> Result<I
     let user = match user {
         Some(user) if verified && !user.disabled => user,
         _ => {
-            state.throttle.record_failure(Some(username), ctx.ip);
+            let recorded = state.throttle.record_failure(username, ctx.ip).await;
             state.metrics.login_failed("invalid_grant");
             ctx.audit("login_failed", Some(username), &client.id, None)
                 .await;
+            recorded.map_err(|e| throttle_unavailable(&e))?;
             return Err(TokenError::InvalidGrant);
         }
     };
-    state.throttle.record_success(&user.name);
+    state
+        .throttle
+        .record_success(&user.name, &checked)
+        .await
+        .map_err(|e| throttle_unavailable(&e))?;
     ctx.audit("login_ok", Some(&user.name), &client.id, None)
         .await;
 
@@ -435,6 +445,14 @@ async fn password_grant(ctx: &Ctx<'_>, form: &Form, client: &Client) -> Result<I
         audiences,
         audited_jti: None,
     })
+}
+
+/// A login-throttle store failure fails closed (see [`crate::throttle`]):
+/// the login is refused with 503, whatever the database error was, so an
+/// attacker cannot trade a broken counter for uncounted guesses.
+fn throttle_unavailable(error: &StoreError) -> TokenError {
+    tracing::warn!(error = %error, "login throttle store failed; refusing the login");
+    TokenError::Unavailable
 }
 
 /// The values to grant: what the client allows, narrowed by the user's own

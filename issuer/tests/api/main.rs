@@ -20,5 +20,6 @@ mod restart;
 mod revoke;
 mod rotation;
 mod scaleout;
+mod throttle_shared;
 mod token;
 mod token_errors;
