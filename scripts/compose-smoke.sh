@@ -8,6 +8,15 @@
 # timeout, every wait loop by a deadline. Prints image sizes and the cold
 # start (from `up` to all healthy).
 #
+# Then the scale-out stage (docker-compose.scale-out.yml with the offline
+# image tokenfleet-postgres:local): PostgreSQL, the shared KEK, two issuer
+# instances behind the name `issuer` (checked with getent inside the
+# network); tokens from either instance accepted by orders; a refresh token
+# from one rotated by the other once, its reuse refused and the family then
+# revoked on both; one instance stopped: the other issues, the name
+# resolves to it alone and a restarted orders fetches its keys through it;
+# `down -v`. Prints its cold start.
+#
 #   scripts/compose-smoke.sh            # SKIPPED (exit 0) when no Docker engine answers
 #   SMOKE_SKIP_BUILD=1 scripts/compose-smoke.sh   # reuse images already built
 set -euo pipefail
@@ -30,8 +39,9 @@ else
 fi
 
 project="tfsmoke$$"
+compose_files=(-f docker-compose.yml)     # the scale-out stage adds its override
 bad_containers=()
-compose() { timeout -k 5 120 "${compose_cmd[@]}" -p "$project" -f docker-compose.yml "$@"; }
+compose() { timeout -k 5 120 "${compose_cmd[@]}" -p "$project" "${compose_files[@]}" "$@"; }
 docker_bin=$(command -v docker)
 docker() { timeout -k 5 60 "$docker_bin" "$@"; }
 log() { printf '[smoke %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
@@ -184,3 +194,119 @@ for c in "${bad_containers[@]}"; do
 done
 
 log "summary: images $(docker image ls tokenfleet-issuer:local --format '{{.Size}}') (issuer), $(docker image ls tokenfleet-resource-api:local --format '{{.Size}}') (resource-api); cold start ${cold_ms} ms"
+
+# ---------------------------------------------------------------------------
+# Scale-out stage: PostgreSQL and two issuer instances behind one name.
+log "scale-out stage: docker-compose.scale-out.yml with tokenfleet-postgres:local"
+if [ -z "${SMOKE_SKIP_BUILD:-}" ]; then
+    timeout -k 10 300 scripts/build-postgres-image-offline.sh
+fi
+docker image inspect tokenfleet-postgres:local >/dev/null 2>&1 \
+    || fail "image tokenfleet-postgres:local is missing"
+log "image tokenfleet-postgres:local: $(docker image ls tokenfleet-postgres:local --format '{{.Size}}')"
+
+# The first stack goes away before the second starts (cleanup then handles
+# the second one only).
+for c in "${bad_containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
+bad_containers=()
+compose down -v --remove-orphans >/dev/null 2>&1 || fail "compose down (first stack)"
+project="tfsmoke${$}so"
+compose_files=(-f docker-compose.yml -f docker-compose.scale-out.yml)
+export ISSUER2_PORT=0 POSTGRES_IMAGE=tokenfleet-postgres:local
+# Not the demo default: the password must reach both postgres and the URL.
+POSTGRES_PASSWORD="smoke$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')"
+export POSTGRES_PASSWORD
+
+start=$(date +%s%N)
+compose up -d || fail "compose up (scale-out)"
+wait_healthy 120 postgres issuer issuer-2 orders billing
+so_cold_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+log "cold start (scale-out): postgres, issuer, issuer-2, orders, billing healthy ${so_cold_ms} ms after 'up -d' began"
+# -a: kek-init has exited (Compose v2 lists running containers only without it).
+for svc in postgres kek-init issuer issuer-2 orders billing; do
+    id=$(compose ps -a -q "$svc")
+    [ -n "$id" ] || fail "no container for $svc"
+    log "  $svc $(docker inspect -f 'started {{.State.StartedAt}} {{.State.Status}}{{if eq .State.Status "exited"}} exit={{.State.ExitCode}}{{end}}' "$id")"
+done
+kek_state=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$(compose ps -a -q kek-init)")
+[ "$kek_state" = "exited 0" ] || fail "kek-init: expected 'exited 0', got '$kek_state'"
+
+# resolve NAME -> sorted IPv4 addresses, as seen inside the compose network.
+network="${project}_default"
+resolve() {
+    docker run --rm --network "$network" --entrypoint getent tokenfleet-postgres:local \
+        ahostsv4 "$1" | awk '{print $1}' | sort -u
+}
+ip_of() { docker inspect -f "{{(index .NetworkSettings.Networks \"$network\").IPAddress}}" "$(compose ps -q "$1")"; }
+want=$(printf '%s\n' "$(ip_of issuer)" "$(ip_of issuer-2)" | sort -u)
+got=$(resolve issuer) || fail "getent ahostsv4 issuer"
+[ "$got" = "$want" ] || fail "the name issuer resolves to '$(echo $got)', expected both instances '$(echo $want)'"
+log "ok  the name issuer resolves to both instances: $(echo $got)"
+
+issuer="http://127.0.0.1:$(port issuer 8080)"
+issuer2="http://127.0.0.1:$(port issuer-2 8080)"
+orders="http://127.0.0.1:$(port orders 8081)"
+log "issuer $issuer, issuer-2 $issuer2, orders $orders"
+
+jwks1=$(curl_ "$issuer/.well-known/jwks.json") || fail "JWKS from issuer"
+jwks2=$(curl_ "$issuer2/.well-known/jwks.json") || fail "JWKS from issuer-2"
+[ -n "$jwks1" ] && [ "$jwks1" = "$jwks2" ] || fail "the two instances publish different key sets"
+log "ok  both instances publish the same JWKS"
+
+# grant URL FORM... -> the JSON answer of a password or refresh grant (demo-service)
+grant() {
+    local url=$1; shift
+    curl_ -u "$svc_auth" -w '\n%{http_code}' "$url/oauth2/token" "$@" || fail "token request to $url"
+}
+field() { printf '%s' "$1" | sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p"; }
+password_grant=(-d grant_type=password -d username=demo -d password=demo-password
+    -d scope=items:read -d audience=orders)
+
+at1=$(issuer=$issuer token "$svc_auth" "${password_grant[@]}")
+at2=$(issuer=$issuer2 token "$svc_auth" "${password_grant[@]}")
+expect 200 GET "$orders/v1/items" "$at1"
+expect 200 GET "$orders/v1/items" "$at2"
+log "ok  tokens from issuer and from issuer-2 accepted by orders"
+
+# A refresh token from issuer, rotated by issuer-2, replayed at issuer.
+answer=$(grant "$issuer" "${password_grant[@]}")
+[ "${answer##*$'\n'}" = 200 ] || fail "password grant at issuer: ${answer##*$'\n'}"
+rt1=$(field "${answer%$'\n'*}" refresh_token)
+[ -n "$rt1" ] || fail "no refresh token from issuer"
+answer=$(grant "$issuer2" -d grant_type=refresh_token --data-urlencode "refresh_token=$rt1")
+[ "${answer##*$'\n'}" = 200 ] || fail "refresh at issuer-2: expected 200, got ${answer##*$'\n'}"
+rt2=$(field "${answer%$'\n'*}" refresh_token)
+at3=$(field "${answer%$'\n'*}" access_token)
+[ -n "$rt2" ] && [ -n "$at3" ] || fail "refresh at issuer-2: no tokens in the answer"
+[ "$rt2" != "$rt1" ] || fail "refresh at issuer-2 did not rotate the refresh token"
+expect 200 GET "$orders/v1/items" "$at3"
+log "ok  refresh token from issuer rotated once by issuer-2"
+answer=$(grant "$issuer" -d grant_type=refresh_token --data-urlencode "refresh_token=$rt1")
+[ "${answer##*$'\n'}" = 400 ] && [ "$(field "${answer%$'\n'*}" error)" = invalid_grant ] \
+    || fail "reuse at issuer: expected 400 invalid_grant, got ${answer##*$'\n'}"
+log "ok  reuse of the rotated refresh token at issuer: 400 invalid_grant"
+answer=$(grant "$issuer2" -d grant_type=refresh_token --data-urlencode "refresh_token=$rt2")
+[ "${answer##*$'\n'}" = 400 ] || fail "successor after reuse at issuer-2: expected 400, got ${answer##*$'\n'}"
+log "ok  the family is revoked for both: its newest token fails at issuer-2 too"
+
+log "stopping the issuer instance 'issuer'"
+compose stop issuer || fail "compose stop issuer"
+expect 000 GET "$issuer/readyz"
+at4=$(issuer=$issuer2 token "$svc_auth" "${password_grant[@]}")
+expect 200 GET "$orders/v1/items" "$at4"
+expect 200 GET "$orders/v1/items" "$at1"
+got=$(resolve issuer) || fail "getent ahostsv4 issuer"
+[ "$got" = "$(ip_of issuer-2)" ] || fail "with issuer stopped the name resolves to '$(echo $got)'"
+log "ok  the name issuer now resolves to issuer-2 alone: $got"
+# A restarted orders starts with an empty key cache: it is ready only after
+# discovery and the JWKS came through the name, i.e. from issuer-2.
+compose restart orders || fail "compose restart orders"
+wait_healthy 60 orders
+orders="http://127.0.0.1:$(port orders 8081)"
+expect 200 GET "$orders/v1/items" "$at4"
+log "ok  orders restarted with issuer stopped: keys fetched through the name from issuer-2"
+
+down_start=$(date +%s%N)
+compose down -v --remove-orphans >/dev/null 2>&1 || fail "compose down -v (scale-out)"
+log "down -v (scale-out) took $(( ($(date +%s%N) - down_start) / 1000000 )) ms"
+log "summary (scale-out): images $(docker image ls tokenfleet-postgres:local --format '{{.Size}}') (postgres, offline); cold start ${so_cold_ms} ms"
