@@ -308,9 +308,12 @@ async fn sigkill_inside_a_transaction_rolls_it_back() {
         Duration::from_secs(15),
         "A's refresh and rotation wait inside their transactions",
         || async {
+            // A transaction id is assigned at a transaction's first
+            // write: these have claimed the token / changed the keys.
             let waiting: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO audit_events%'",
+                 AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO audit_events%' \
+                 AND backend_xid IS NOT NULL",
             )
             .fetch_one(&pool)
             .await
