@@ -10,8 +10,10 @@
 # the same load generator (issuer/examples/refresh_rate.rs, external-target
 # mode: keep-alive clients, one refresh family each, N seconds after a 1 s
 # warm-up). Prints a markdown table: setup, clients, refreshes/s, latency,
-# errors (any answer but 200), ratio to the SQLite case, and CPU time per
-# refresh of the issuer processes and of PostgreSQL during the window.
+# errors (any answer but 200), ratio to the SQLite case and to one core's
+# openssl sign rate, CPU time per refresh of the issuer processes, of
+# PostgreSQL and of the load generator during the window, and how many cores
+# those processes kept busy against the whole machine (the rest is other work).
 #
 #   scripts/bench-refresh-scaleout.sh [seconds] [clients...]    # default: 10 "16 32"
 #   scripts/bench-refresh-scaleout.sh 10 16,32
@@ -102,8 +104,9 @@ provision() {
 # load CLIENTS TARGETS CPU_PIDS: the load generator's RESULT line.
 load() {
   REFRESH_RATE_TARGETS=$2 REFRESH_RATE_CPU_PIDS=$3 REFRESH_RATE_CLIENT_SECRET=$secret \
-    REFRESH_RATE_PASSWORD=$password "$bin/examples/refresh_rate" "$secs" "$1" \
-    | tee /dev/stderr | grep '^RESULT '
+    REFRESH_RATE_PASSWORD=$password "$bin/examples/refresh_rate" "$secs" "$1" >"$work/load.out"
+  cat "$work/load.out" >&2
+  grep '^RESULT ' "$work/load.out"
 }
 
 field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
@@ -147,21 +150,27 @@ per() { awk -v c="$1" -v ok="$2" 'BEGIN { if (ok > 0) printf "%.2f", c * 1000 / 
 rows=()
 for r in "${results[@]}"; do
   n=$(field clients "$r") rate=$(field rate "$r") ok=$(field ok "$r")
+  secs_run=$(field seconds "$r") self_cpu=$(field cpu_self "$r")
   if [ "$(field targets "$r")" = 1 ]; then
     setup="1 issuer, SQLite" base_rate=$rate
-    issuer_cpu=$(per "$(field cpu_issuer "$r")" "$ok") db_cpu="(in issuer)"
+    issuer_s=$(field cpu_issuer "$r") db_s=0
+    db_cpu="(in issuer)"
   else
     setup="2 issuers, PostgreSQL"
-    issuer_cpu=$(per "$(awk -v a="$(field cpu_issuer_a "$r")" -v b="$(field cpu_issuer_b "$r")" 'BEGIN { print a + b }')" "$ok")
-    db_cpu=$(per "$(field cpu_postgres "$r")" "$ok")
+    issuer_s=$(awk -v a="$(field cpu_issuer_a "$r")" -v b="$(field cpu_issuer_b "$r")" 'BEGIN { print a + b }')
+    db_s=$(field cpu_postgres "$r")
+    db_cpu=$(per "$db_s" "$ok")
   fi
+  issuer_cpu=$(per "$issuer_s" "$ok")
+  ours=$(awk -v a="$issuer_s" -v b="$db_s" -v c="$self_cpu" -v t="$secs_run" 'BEGIN { printf "%.2f", (a + b + c) / t }')
   errors=$(field errors "$r") lost=$(field lost "$r")
   if [ "$errors" != 0 ] || [ "$lost" != 0 ]; then
     errors="**$errors** ($(awk -v e="$errors" -v ok="$ok" 'BEGIN { printf "%.2f %%", 100 * e / (e + ok) }'): \
 $(field errors_4xx "$r") 4xx, $(field errors_5xx "$r") 5xx, $(field errors_transport "$r") transport; $lost clients lost)"
   fi
   rows+=("| $setup | $n | $(printf '%.0f' "$rate") | $(field p50_ms "$r") | $(field p99_ms "$r") | $errors \
-| $(ratio "$rate" "$base_rate") | $(ratio "$rate" "$sign") | $issuer_cpu | $db_cpu | $(per "$(field cpu_self "$r")" "$ok") |")
+| $(ratio "$rate" "$base_rate") | $(ratio "$rate" "$sign") | $issuer_cpu | $db_cpu | $(per "$self_cpu" "$ok") \
+| $ours / $(field machine_cores_busy "$r") |")
 done
 
 echo
@@ -169,6 +178,6 @@ echo "Machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /
 PostgreSQL $(psql_admin -c 'SHOW server_version'); ${secs} s per case after a 1 s warm-up; loopback, nothing pinned"
 echo "openssl rsa2048 sign (one core): ${sign_before}/s before, ${sign_after}/s after; load average at the start: $load_avg"
 echo
-echo "| setup | clients | refreshes/s | p50 ms | p99 ms | errors | vs SQLite | vs openssl sign | issuer CPU ms/refresh | PostgreSQL CPU ms/refresh | load generator CPU ms/refresh |"
-echo "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+echo "| setup | clients | refreshes/s | p50 ms | p99 ms | errors | vs SQLite | vs openssl sign | issuer CPU ms/refresh | PostgreSQL CPU ms/refresh | load generator CPU ms/refresh | cores busy: these / machine |"
+echo "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
