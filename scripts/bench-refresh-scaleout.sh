@@ -24,7 +24,7 @@
 # default 18190), ISSUER_DB_MAX_CONNECTIONS, ISSUER_WORKERS and RUST_LOG (default
 # warn) for the issuers. Needs: openssl, curl, PostgreSQL server binaries
 # (with-postgres.sh installs them from Debian packages when missing, as root).
-# Bounded: about clients x (2 x (seconds + 1 s warm-up) + start-up) + 6 s.
+# Bounded: about 2 x (seconds + 1 s warm-up + start-up) per client count, plus 6 s.
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
@@ -117,9 +117,11 @@ load_avg=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "openssl speed -seconds 3 rsa2048 ..." >&2
 sign_before=$(sign_rate)
 results=()
+case_no=0
 for n in $clients; do
+  case_no=$((case_no + 1))
   # (a) one issuer on a fresh SQLite file.
-  export ISSUER_DATABASE_URL="sqlite:$work/sqlite-$n.db"
+  export ISSUER_DATABASE_URL="sqlite:$work/sqlite-$case_no.db"
   provision
   serve "$base" "http://127.0.0.1:$base"
   echo "SQLite, 1 issuer, $n clients, ${secs}s ..." >&2
@@ -127,8 +129,8 @@ for n in $clients; do
   stop_issuers
 
   # (b) two issuers on a fresh PostgreSQL database, both behind one issuer URL.
-  psql_admin -c "CREATE DATABASE bench_$n"
-  export ISSUER_DATABASE_URL="$server/bench_$n"
+  psql_admin -c "CREATE DATABASE bench_$case_no"
+  export ISSUER_DATABASE_URL="$server/bench_$case_no"
   provision
   url="http://127.0.0.1:$((base + 1))"
   serve $((base + 1)) "$url"
