@@ -261,11 +261,25 @@ async fn sigkill_during_refresh_load_loses_no_session() {
     store.close().await;
 }
 
+/// How many sessions of the test database wait for a lock inside a
+/// transaction that has already written (a transaction id is assigned at
+/// the first write).
+async fn waiting_writers(pool: &sqlx::AnyPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 /// PostgreSQL only: a SIGKILL while a refresh and a key rotation are inside
-/// their transactions (held just before the commit by a lock the test
-/// takes on the audit table, which both write last). The database rolls
-/// them back: the refresh token is still unspent and works on B, the keys
-/// are as before, and B can rotate.
+/// their transactions, after their first writes and before the commit
+/// (held there by a lock the test takes: the family row, which a refresh
+/// updates last, and the audit table, which a rotation writes last). The
+/// database rolls them back: the refresh token is still unspent and works
+/// on another instance, the keys are as before, and rotation works.
 #[tokio::test]
 async fn sigkill_inside_a_transaction_rolls_it_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -281,22 +295,52 @@ async fn sigkill_inside_a_transaction_rolls_it_back() {
     let http = procs::http();
     let pool = raw_pool(&db_url).await;
     let admin = admin_token(&http, &b.url).await;
-    let (_, refresh_token) = login(&http, &b.url).await;
-    let keys_before = store.key_states().await.unwrap();
 
-    // Lock the audit table; A's refresh and rotation queue behind it with
-    // their other writes done.
+    // A refresh, killed with its claim of the token written.
+    let (_, refresh_token) = login(&http, &b.url).await;
+    let family = store
+        .find_refresh(&issuer::refresh::hash_token(&refresh_token))
+        .await
+        .unwrap()
+        .unwrap()
+        .family;
     let mut lock = pool.begin().await.unwrap();
-    sqlx::query("LOCK TABLE audit_events IN EXCLUSIVE MODE")
-        .execute(&mut *lock)
+    sqlx::query("SELECT id FROM refresh_families WHERE id = $1 FOR UPDATE")
+        .bind(&family.id)
+        .fetch_all(&mut *lock)
         .await
         .unwrap();
     let refreshing = tokio::spawn({
         let (http, url, token) = (http.clone(), a.url.clone(), refresh_token.clone());
         async move { refresh(&http, &url, &token).await }
     });
+    eventually(
+        Duration::from_secs(15),
+        "A's refresh waits inside its transaction",
+        || async { waiting_writers(&pool).await == 1 },
+    )
+    .await;
+    a.sigkill();
+    lock.rollback().await.unwrap();
+    assert!(refreshing.await.unwrap().is_err(), "A never answered");
+    let (status, next) = refresh(&http, &b.url, &refresh_token).await.unwrap();
+    assert_eq!(
+        status, 200,
+        "the token A was rotating when killed still works"
+    );
+    assert_eq!(refresh(&http, &b.url, &next.unwrap()).await.unwrap().0, 200);
+    assert_refresh_consistent(&pool).await;
+
+    // A key rotation, killed with the key changes written.
+    let mut c = procs::start(&db_url, &[]).await;
+    let keys_before = store.key_states().await.unwrap();
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE audit_events IN EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
     let rotating = tokio::spawn({
-        let (http, url, admin) = (http.clone(), a.url.clone(), admin.clone());
+        let (http, url, admin) = (http.clone(), c.url.clone(), admin.clone());
         async move {
             http.post(format!("{url}/admin/keys/rotate"))
                 .bearer_auth(admin)
@@ -306,37 +350,16 @@ async fn sigkill_inside_a_transaction_rolls_it_back() {
     });
     eventually(
         Duration::from_secs(15),
-        "A's refresh and rotation wait inside their transactions",
-        || async {
-            // A transaction id is assigned at a transaction's first
-            // write: these have claimed the token / changed the keys.
-            let waiting: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO audit_events%' \
-                 AND backend_xid IS NOT NULL",
-            )
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            waiting == 2
-        },
+        "the rotation waits inside its transaction",
+        || async { waiting_writers(&pool).await == 1 },
     )
     .await;
-    a.sigkill();
+    c.sigkill();
     lock.rollback().await.unwrap();
-    assert!(refreshing.await.unwrap().is_err(), "A never answered");
-    assert!(rotating.await.unwrap().is_err(), "A never answered");
-
-    // The killed refresh was rolled back: the token is unspent.
-    let (status, next) = refresh(&http, &b.url, &refresh_token).await.unwrap();
-    assert_eq!(
-        status, 200,
-        "the token A was rotating when killed still works"
+    assert!(
+        rotating.await.unwrap().is_err(),
+        "the instance never answered"
     );
-    assert_eq!(refresh(&http, &b.url, &next.unwrap()).await.unwrap().0, 200);
-    assert_refresh_consistent(&pool).await;
-
-    // The killed rotation was rolled back, and B rotates normally.
     assert_eq!(store.key_states().await.unwrap(), keys_before);
     let res = http
         .post(format!("{}/admin/keys/rotate", b.url))
