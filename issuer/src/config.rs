@@ -80,7 +80,8 @@ pub struct RefreshConfig {
 }
 
 /// The issuer's configuration. See the crate docs for the variables.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` shows the database URL with its password replaced by `***`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     /// `ISSUER_LISTEN`, `host:port` (default `127.0.0.1:8080`).
     pub listen: String,
@@ -140,6 +141,62 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// `ISSUER_LOG_FORMAT=json` or `LOG_FORMAT=json`.
     pub log_json: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured, so that a new field cannot be left out unnoticed.
+        let Config {
+            listen,
+            issuer_url,
+            database_url,
+            kek,
+            access_token_ttl,
+            jwks_max_age,
+            key_bits,
+            rotation_period,
+            key_margin,
+            key_prepublish,
+            key_retire_delay,
+            admin_audience,
+            bootstrap_file,
+            throttle,
+            refresh,
+            workers,
+            max_connections,
+            db_max_connections,
+            db_acquire_timeout,
+            db_statement_timeout,
+            db_startup_wait,
+            password_hash_concurrency,
+            log_json,
+        } = self;
+        f.debug_struct("Config")
+            .field("listen", listen)
+            .field("issuer_url", issuer_url)
+            .field("database_url", &crate::store::redact_url(database_url))
+            .field("kek", kek)
+            .field("access_token_ttl", access_token_ttl)
+            .field("jwks_max_age", jwks_max_age)
+            .field("key_bits", key_bits)
+            .field("rotation_period", rotation_period)
+            .field("key_margin", key_margin)
+            .field("key_prepublish", key_prepublish)
+            .field("key_retire_delay", key_retire_delay)
+            .field("admin_audience", admin_audience)
+            .field("bootstrap_file", bootstrap_file)
+            .field("throttle", throttle)
+            .field("refresh", refresh)
+            .field("workers", workers)
+            .field("max_connections", max_connections)
+            .field("db_max_connections", db_max_connections)
+            .field("db_acquire_timeout", db_acquire_timeout)
+            .field("db_statement_timeout", db_statement_timeout)
+            .field("db_startup_wait", db_startup_wait)
+            .field("password_hash_concurrency", password_hash_concurrency)
+            .field("log_json", log_json)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -558,6 +615,22 @@ mod tests {
     fn everything_has_a_default() {
         let config = Config::from_reader(&EnvReader::from_map::<&str, &str>([]));
         assert_eq!(config, Ok(Config::default()));
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password_and_the_kek() {
+        let config = Config {
+            database_url: "postgres://issuer:s3cret-pw@db:5432/issuer".into(),
+            kek: KekSource::Inline(Secret::new([7u8; 32])),
+            ..Config::default()
+        };
+        let text = format!("{config:?}");
+        assert!(
+            text.contains("postgres://issuer:***@db:5432/issuer"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret-pw"), "{text}");
+        assert!(!text.contains("7, 7"), "{text}");
     }
 
     #[test]

@@ -123,8 +123,9 @@
 //! rotation period shorter than it) or lose a key whose tokens still live
 //! (retirement delay below access TTL + margin + max-age). The JWKS
 //! `max-age` shrinks to the time left before the next transition. Every
-//! instance reloads the key set from the store every
-//! min(60 s, max-age / 2), at least each second.
+//! instance compares the key states in the store with its own each second
+//! and reloads the key set when they differ
+//! ([`lifecycle::KEY_SYNC_INTERVAL`]).
 //!
 //! Planned rotation (`issuer keys rotate`, `POST /admin/keys/rotate`): the
 //! pending key activates as soon as it has been published for the

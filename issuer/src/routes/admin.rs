@@ -17,8 +17,8 @@
 //! a key already retired or revoked, a rotation already under way or lost
 //! to a concurrent one), all with an [`AdminError`] body. Every change
 //! writes an audit event with the request id, and this instance replaces
-//! its key set at once; other instances follow within their reload interval
-//! ([`crate::lifecycle::reload_interval`]).
+//! its key set at once; other instances follow within their key sync
+//! ([`crate::lifecycle::KEY_SYNC_INTERVAL`], 1 s).
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};

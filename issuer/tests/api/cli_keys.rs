@@ -1,5 +1,5 @@
 //! `issuer keys list|rotate|revoke` against the database of a running
-//! issuer, which picks the change up within its reload interval.
+//! issuer, which picks the change up within its 1 s key sync.
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -91,7 +91,7 @@ async fn cli_rotates_and_revokes_and_the_server_follows() {
     assert!(!unknown.status.success());
     assert!(text(&unknown.stderr).contains("no signing key"));
 
-    // The server drops the key within its reload interval (1 s here).
+    // The server drops the key within its key sync (1 s).
     let started = Instant::now();
     while kids(&app.jwks().await).contains(&active) {
         assert!(

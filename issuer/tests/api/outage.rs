@@ -305,3 +305,98 @@ async fn database_outage_gives_503_then_service_resumes_without_restart() {
     assert_eq!(res.status().as_u16(), 200);
     drop(proxy);
 }
+
+/// Runs one of the scripts `scripts/with-postgres.sh` names.
+async fn pg_ctl(var: &str) {
+    let script = std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run under scripts/with-postgres.sh"));
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(script)
+            .stdout(Stdio::null())
+            .status()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(status.success(), "{var} failed");
+}
+
+async fn status_of(http: &reqwest::Client, url: String) -> u16 {
+    http.get(url).send().await.unwrap().status().as_u16()
+}
+
+/// A real PostgreSQL restart under two running `issuer serve` processes:
+/// 503 while the server is down, normal service when it is back, the same
+/// processes throughout. Ignored in the shared run because it stops the
+/// server every other test uses; `.ci/run` runs it alone.
+#[tokio::test]
+#[ignore = "restarts the PostgreSQL server; .ci/run runs it alone"]
+async fn postgres_restart_under_two_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((url, _)) = postgres(dir.path()).await else {
+        panic!("needs PostgreSQL (ISSUER_TEST_DATABASE_URL)");
+    };
+    procs::seed(&url).await.close().await;
+    let extra = [("ISSUER_DB_ACQUIRE_TIMEOUT", "1s")];
+    let (a, b) = tokio::join!(procs::start(&url, &extra), procs::start(&url, &extra));
+    let http = procs::http();
+    let (_, refresh_token) = procs::login(&http, &a.url).await;
+
+    pg_ctl("ISSUER_TEST_PG_STOP").await;
+    for instance in [&a, &b] {
+        let res = procs::token(
+            &http,
+            &instance.url,
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", procs::PASSWORD),
+                ("audience", "orders"),
+            ],
+        )
+        .await
+        .unwrap();
+        let (_, body) =
+            crate::helpers::expect_oauth_error(res, 503, "temporarily_unavailable").await;
+        assert!(
+            !body.contains("connection"),
+            "no internal error text: {body}"
+        );
+        let (status, _) = procs::refresh(&http, &instance.url, &refresh_token)
+            .await
+            .unwrap();
+        assert_eq!(status, 503);
+        assert_eq!(
+            status_of(&http, format!("{}/readyz", instance.url)).await,
+            503
+        );
+        assert_eq!(
+            status_of(&http, format!("{}/healthz", instance.url)).await,
+            200
+        );
+    }
+
+    pg_ctl("ISSUER_TEST_PG_START").await;
+    let back = Instant::now();
+    for instance in [&a, &b] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while status_of(&http, format!("{}/readyz", instance.url)).await != 200 {
+            assert!(Instant::now() < deadline, "not ready within 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    eprintln!(
+        "both instances ready {:?} after the restart",
+        back.elapsed()
+    );
+    let (status, next) = procs::refresh(&http, &b.url, &refresh_token).await.unwrap();
+    assert_eq!(status, 200, "the session survived the restart");
+    assert_eq!(
+        procs::refresh(&http, &a.url, &next.unwrap())
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    procs::login(&http, &a.url).await;
+}
