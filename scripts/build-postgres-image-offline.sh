@@ -15,20 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-find_bin() {
-    local dir
-    for dir in /usr/lib/postgresql/*/bin; do
-        [ -x "$dir/postgres" ] && { echo "$dir"; return 0; }
-    done
-    return 1
-}
-if ! bin=$(find_bin); then
-    echo "build-postgres-image: installing PostgreSQL from Debian packages"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq postgresql >/dev/null
-    bin=$(find_bin)
-fi
+. scripts/lib/postgres-bin.sh
+bin=$(postgres_bin)
 pg_root=$(dirname "$bin")              # /usr/lib/postgresql/15
 major=$(basename "$pg_root")
 share=/usr/share/postgresql/$major

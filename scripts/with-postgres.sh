@@ -11,21 +11,8 @@
 # (for the restart test, which runs alone).
 set -euo pipefail
 
-find_bin() {
-    local dir
-    for dir in /usr/lib/postgresql/*/bin; do
-        [ -x "$dir/postgres" ] && { echo "$dir"; return 0; }
-    done
-    return 1
-}
-
-if ! bin=$(find_bin); then
-    echo "with-postgres: installing PostgreSQL from Debian packages"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq postgresql >/dev/null
-    bin=$(find_bin)
-fi
+. "$(dirname "$0")/lib/postgres-bin.sh"
+bin=$(postgres_bin)
 
 port=${PG_PORT:-55432}
 work=$(mktemp -d /tmp/tokenfleet-pg.XXXXXX)
