@@ -182,7 +182,22 @@ fn unsigned(header: &Value, claims: &Value) -> String {
 
 /// Sends `token` and checks the answer is a clean refusal that echoes nothing.
 async fn assert_refused(service: &TestResource, case: &str, token: &str) {
-    let res = service.get("/v1/me", Some(token)).await;
+    let sent = service
+        .http
+        .get(format!("{}/v1/me", service.url))
+        .bearer_auth(token)
+        .send()
+        .await;
+    let res = match sent {
+        Ok(res) => res,
+        // For a header far over the limit actix may answer 431 or close the
+        // connection while the client is still writing: both are refusals.
+        Err(e) if token.len() > 64 * 1024 => {
+            assert!(e.is_request(), "{case}: {e}");
+            return;
+        }
+        Err(e) => panic!("{case}: {e}"),
+    };
     let status = res.status();
     let www = challenge(&res);
     let body = res.text().await.unwrap_or_default();
