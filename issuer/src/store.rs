@@ -454,27 +454,16 @@ impl Store {
         Self::connect_with(url, &settings).await
     }
 
-    /// [`Store::connect_patiently`] with an error that says what to check:
-    /// what `issuer serve` and every CLI command use.
+    /// What `issuer serve` and every CLI command use: [`Store::connect_with`],
+    /// retried while the database is unavailable (not yet started,
+    /// restarting, refusing connections) for up to `wait`, with a warning
+    /// per attempt. Other errors (bad credentials, a missing database, a
+    /// failed migration) return at once. The error says what to check.
     pub async fn open(
         url: &str,
         settings: &PoolSettings,
         wait: Duration,
     ) -> Result<Self, OpenError> {
-        Self::connect_patiently(url, settings, wait)
-            .await
-            .map_err(|e| OpenError::new(url, e))
-    }
-
-    /// [`Store::connect_with`], retried while the database is unavailable
-    /// (not yet started, restarting, refusing connections) for up to
-    /// `wait`, with a warning per attempt. Other errors (bad credentials, a
-    /// missing database, a failed migration) return at once.
-    pub async fn connect_patiently(
-        url: &str,
-        settings: &PoolSettings,
-        wait: Duration,
-    ) -> Result<Self, StoreError> {
         let deadline = tokio::time::Instant::now() + wait;
         let mut pause = Duration::from_millis(250);
         loop {
@@ -489,7 +478,7 @@ impl Store {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
-                other => return other,
+                other => return other.map_err(|e| OpenError::new(url, e)),
             }
         }
     }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use shared::admin::{AdminError, KeyList, RevokeResponse, RotateResponse};
 
-use crate::helpers::{TestApp, expect_oauth_error, spawn_app, spawn_app_with, verify_with_jwks};
+use crate::helpers::{
+    TestApp, expect_oauth_error, kid_of, kids, spawn_app, spawn_app_with, verify_with_jwks,
+};
 
 pub const OPS_SECRET: &str = "ops-secret-0123456789";
 
@@ -51,19 +53,6 @@ async fn admin(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> 
         req = req.bearer_auth(token);
     }
     req.send().await.unwrap()
-}
-
-pub fn kids(jwks: &serde_json::Value) -> Vec<String> {
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn kid_of(token: &str) -> String {
-    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
 fn www_authenticate(res: &reqwest::Response) -> String {

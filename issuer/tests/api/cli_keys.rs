@@ -4,8 +4,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::admin::kids;
-use crate::helpers::{expect_oauth_error, spawn_app_with};
+use crate::helpers::{expect_oauth_error, kids, spawn_app_with};
 
 fn keys_cmd(db_url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_issuer"))

@@ -294,6 +294,21 @@ impl TestApp {
     }
 }
 
+/// The `kid`s a JWKS document publishes.
+pub fn kids(jwks: &serde_json::Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `kid` in a token's header.
+pub fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
 pub fn verify_with_jwks(
     token: &str,
     jwks: &serde_json::Value,

@@ -7,12 +7,8 @@ use std::time::{Duration, Instant};
 use issuer::Application;
 use shared::admin::RotateResponse;
 
-use crate::admin::{add_admin_clients, admin_token, kids};
-use crate::helpers::{spawn_app_with, spawn_with, test_config, verify_with_jwks};
-
-fn kid_of(token: &str) -> String {
-    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
-}
+use crate::admin::{add_admin_clients, admin_token};
+use crate::helpers::{kid_of, kids, spawn_app_with, spawn_with, test_config, verify_with_jwks};
 
 fn max_age(res: &reqwest::Response) -> u64 {
     let cc = res

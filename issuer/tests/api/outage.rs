@@ -250,22 +250,12 @@ async fn database_outage_gives_503_then_service_resumes_without_restart() {
         "temporarily_unavailable",
     )
     .await;
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 503);
+    let ready = status_of(&app.http, format!("{}/readyz", app.address)).await;
+    assert_eq!(ready, 503);
     // What needs no database goes on: liveness and the JWKS.
     for path in ["/healthz", "/.well-known/jwks.json"] {
-        let res = app
-            .http
-            .get(format!("{}{path}", app.address))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 200, "{path}");
+        let status = status_of(&app.http, format!("{}{path}", app.address)).await;
+        assert_eq!(status, 200, "{path}");
     }
     // Nothing answers 500 while the database is away.
     for (path, form) in [
@@ -285,16 +275,7 @@ async fn database_outage_gives_503_then_service_resumes_without_restart() {
     proxy.resume().await;
     let back = Instant::now();
     let deadline = back + Duration::from_secs(20);
-    loop {
-        let res = app
-            .http
-            .get(format!("{}/readyz", app.address))
-            .send()
-            .await
-            .unwrap();
-        if res.status().as_u16() == 200 {
-            break;
-        }
+    while status_of(&app.http, format!("{}/readyz", app.address)).await != 200 {
         assert!(Instant::now() < deadline, "not ready again within 20 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

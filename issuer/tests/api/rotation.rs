@@ -4,26 +4,13 @@
 use issuer::keys::KeyState;
 use issuer::lifecycle::advance;
 
-use crate::helpers::{spawn_app, verify_with_jwks};
-
-fn kids(jwks: &serde_json::Value) -> Vec<String> {
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::helpers::{kid_of, kids, spawn_app, verify_with_jwks};
 
 async fn login(app: &crate::helpers::TestApp) -> String {
     let res = app.password_login("alice", "correct horse battery").await;
     assert_eq!(res.status().as_u16(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     body["access_token"].as_str().unwrap().to_owned()
-}
-
-fn kid_of(token: &str) -> String {
-    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
 #[tokio::test]

@@ -10,26 +10,13 @@ use std::time::{Duration, Instant};
 
 use shared::admin::RotateResponse;
 
-use crate::helpers::{test_database_url, verify_with_jwks};
+use crate::helpers::{kid_of, kids, test_database_url, verify_with_jwks};
 use crate::procs::{self, ISSUER_URL, Instance, admin_token, login, refresh};
 
 async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
     let res = http.get(url).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200, "GET {url}");
     res.json().await.unwrap()
-}
-
-fn kids(jwks: &serde_json::Value) -> Vec<String> {
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn kid_of(token: &str) -> String {
-    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
 /// Polls `check` every 100 ms until it holds or `limit` has passed;
