@@ -1,16 +1,22 @@
-//! Token-endpoint errors and their RFC 6749 section 5.2 responses.
+//! Token-endpoint errors and their RFC 6749 section 5.2 responses
+//! (`/oauth2/token`, `/oauth2/revoke`, `/oauth2/introspect`).
 //!
 //! Every variant maps to one status and error code with fixed description
 //! text; nothing from the request or from an internal error reaches the body.
-//! Internal causes are logged once where they are converted.
+//! Internal causes are logged once where they are converted (from a
+//! [`GrantError`], a [`ClientAuthError`] or a [`StoreError`]). Handlers
+//! return `Result<HttpResponse, TokenError>`; [`ResponseError`] renders it
+//! with `Cache-Control: no-store`.
 
 use std::time::Duration;
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
 use shared::oauth::{OAuthError, OAuthErrorCode};
 
+use crate::domain::GrantError;
+use crate::domain::clients::ClientAuthError;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +54,7 @@ impl TokenError {
         TokenError::Internal
     }
 
-    pub fn status(&self) -> StatusCode {
+    fn status(&self) -> StatusCode {
         match self {
             TokenError::InvalidClient => StatusCode::UNAUTHORIZED,
             TokenError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -95,7 +101,7 @@ impl TokenError {
         }
     }
 
-    pub fn to_response(&self) -> HttpResponse {
+    fn to_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status());
         no_store(&mut res);
         match self {
@@ -113,6 +119,56 @@ impl TokenError {
             _ => {}
         }
         res.json(OAuthError::new(self.code(), &self.description()))
+    }
+}
+
+impl std::fmt::Display for TokenError {
+    /// The error code and the fixed description (never internal text).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code().as_str(), self.description())
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+impl ResponseError for TokenError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.to_response()
+    }
+}
+
+impl From<GrantError> for TokenError {
+    fn from(e: GrantError) -> Self {
+        match e {
+            GrantError::InvalidRequest(d) => TokenError::InvalidRequest(d.into()),
+            GrantError::InvalidGrant => TokenError::InvalidGrant,
+            GrantError::UnauthorizedClient(d) => TokenError::UnauthorizedClient(d),
+            GrantError::InvalidScope(d) => TokenError::InvalidScope(d),
+            GrantError::Throttled(wait) => TokenError::Throttled(wait),
+            // Logged where the throttle failed.
+            GrantError::ThrottleUnavailable => TokenError::Unavailable,
+            GrantError::Store(e) => TokenError::from_store(&e),
+            GrantError::Internal { what, cause } => TokenError::internal(what, &cause),
+        }
+    }
+}
+
+impl From<ClientAuthError> for TokenError {
+    fn from(e: ClientAuthError) -> Self {
+        match e {
+            ClientAuthError::Invalid => TokenError::InvalidClient,
+            ClientAuthError::Store(e) => TokenError::from_store(&e),
+        }
+    }
+}
+
+impl From<StoreError> for TokenError {
+    fn from(e: StoreError) -> Self {
+        TokenError::from_store(&e)
     }
 }
 
