@@ -14,7 +14,7 @@ use crate::domain::clients::{self, ClientAuthError};
 use crate::form::{self, Form};
 use crate::metrics::Metrics;
 use crate::routes::error::TokenError;
-use crate::store::{AuditEvent, Client, Store};
+use crate::store::{Client, Store};
 
 /// The authenticated client of `req`, or the refusal (audited).
 pub async fn authenticate(
@@ -33,11 +33,7 @@ pub async fn authenticate(
         let claimed = form
             .get("client_id")
             .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic()));
-        let event = AuditEvent {
-            client: claimed,
-            ..audit.event("client_auth_failed", None, None, None)
-        };
-        audit.record(&event).await;
+        audit.write("client_auth_failed", None, claimed, None).await;
     }
     Err(err)
 }

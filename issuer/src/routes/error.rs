@@ -177,3 +177,57 @@ pub fn no_store(res: &mut actix_web::HttpResponseBuilder) {
     res.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
     res.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    async fn body_of(res: HttpResponse) -> String {
+        let bytes = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn internal_causes_never_reach_the_body_or_display() {
+        let err = TokenError::from(GrantError::internal("signing failed", &"cause-text-42"));
+        assert_eq!(err, TokenError::Internal);
+        assert!(!err.to_string().contains("cause-text-42"));
+        let res = err.error_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            res.headers().get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        let body = body_of(res).await;
+        assert!(body.contains("server_error") && !body.contains("cause-text-42"));
+    }
+
+    #[tokio::test]
+    async fn throttled_rounds_retry_after_up() {
+        let err = TokenError::from(GrantError::Throttled(Duration::from_millis(1500)));
+        assert_eq!(err.status_code(), StatusCode::TOO_MANY_REQUESTS);
+        let res = err.error_response();
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "2");
+        assert!(body_of(res).await.contains("temporarily_unavailable"));
+        let res = TokenError::from(GrantError::ThrottleUnavailable).error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "5");
+    }
+
+    #[test]
+    fn domain_refusals_keep_their_codes() {
+        assert_eq!(
+            TokenError::from(GrantError::InvalidGrant).code(),
+            OAuthErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            TokenError::from(ClientAuthError::Invalid).status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            TokenError::from(GrantError::InvalidScope("requested scope is not allowed")),
+            TokenError::InvalidScope("requested scope is not allowed")
+        );
+    }
+}

@@ -18,9 +18,6 @@ use crate::routes::error::{TokenError, no_store};
 use crate::routes::extract::{OAuthForm, RequestContext};
 use crate::state::AppState;
 
-pub use crate::domain::grants::MAX_USERNAME_LEN;
-pub use crate::routes::extract::MAX_BODY;
-
 /// The handler. Records the grant type, client and outcome in its span;
 /// never a password, secret or token.
 #[tracing::instrument(
