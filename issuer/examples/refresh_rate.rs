@@ -41,8 +41,8 @@ use std::time::{Duration, Instant};
 
 use issuer::Application;
 use issuer::config::{Config, KekSource};
+use issuer::domain::clients::hash_client_secret;
 use issuer::password::hash_password;
-use issuer::routes::token::hash_client_secret;
 use issuer::store::{Client, User};
 use shared::config::Secret;
 

@@ -21,10 +21,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::{check_list, check_name};
-use crate::password::{MAX_PASSWORD_LEN, PasswordError, hash_password};
-use crate::routes::token::hash_client_secret;
-use crate::store::{Client, Store, StoreError, User};
+use crate::domain::clients::hash_client_secret;
+use crate::domain::users::{self, CreateError, NewUser, check_list, check_name};
+use crate::password::{MAX_PASSWORD_LEN, PasswordError};
+use crate::store::{Client, Store, StoreError};
 
 /// Why the bootstrap file could not be applied. Messages name the variable
 /// and the file, never a password or secret from it.
@@ -140,24 +140,18 @@ pub async fn apply(store: &Store, path: &Path) -> Result<Applied, BootstrapError
             applied.existing += 1;
             continue;
         }
-        let password = entry.password;
-        let password_hash = tokio::task::spawn_blocking(move || hash_password(password.as_bytes()))
-            .await
-            .map_err(|_| PasswordError::Task)??;
-        let user = User {
+        let user = NewUser {
             name: entry.name.clone(),
-            password_hash,
+            password: entry.password,
             roles: entry.roles,
             scopes: entry.scopes,
             audiences: entry.audiences,
-            disabled: false,
         };
-        match store.insert_user(&user).await {
-            Err(e) if e.is_unique_violation() => applied.existing += 1,
-            other => {
-                other?;
-                applied.users_created.push(entry.name);
-            }
+        match users::create(store, user).await {
+            Ok(()) => applied.users_created.push(entry.name),
+            Err(CreateError::Exists(_)) => applied.existing += 1,
+            Err(CreateError::Password(e)) => return Err(e.into()),
+            Err(CreateError::Store(e)) => return Err(e.into()),
         }
     }
     tracing::warn!(
@@ -173,10 +167,12 @@ pub async fn apply(store: &Store, path: &Path) -> Result<Applied, BootstrapError
 
 fn validate(file: &File) -> anyhow::Result<()> {
     for user in &file.users {
-        check_name("user name", &user.name)?;
-        check_list("role", &user.roles)?;
-        check_list("scope", user.scopes.as_deref().unwrap_or_default())?;
-        check_list("audience", user.audiences.as_deref().unwrap_or_default())?;
+        users::check_user(
+            &user.name,
+            &user.roles,
+            user.scopes.as_deref(),
+            user.audiences.as_deref(),
+        )?;
         if user.password.is_empty() || user.password.len() > MAX_PASSWORD_LEN {
             anyhow::bail!(
                 "user {:?}: the password must be 1 to {MAX_PASSWORD_LEN} bytes",

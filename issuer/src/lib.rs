@@ -5,26 +5,42 @@
 //! # Layout
 //!
 //! - [`config`]: typed `ISSUER_*` configuration ([`Config`]).
-//! - [`startup`]: [`Application::build`] → [`Application::run`]; the shared
-//!   [`startup::AppState`].
-//! - [`routes`]: `POST /oauth2/token`, `POST /oauth2/revoke`,
+//! - [`startup`]: the composition root: [`Application::build`] (store, key
+//!   manager, passwords, throttle, [`AppState`], HTTP server) →
+//!   [`Application::run`] (key scheduler, maintenance loop);
+//!   [`Application::build_with_clock`] for tests with a manual clock.
+//! - [`state`]: the shared [`AppState`].
+//! - [`clock`]: the injectable clock of the refresh and throttle rules
+//!   ([`clock::Clock`], [`clock::ManualClock`]).
+//! - [`domain`]: the rules, free of HTTP: client authentication
+//!   ([`domain::clients`]), scope/audience narrowing and the password and
+//!   client-credentials grants ([`domain::grants`]), signing the access
+//!   token ([`domain::issuance`]), refresh-token rotation
+//!   ([`domain::refresh`]: families, reuse detection, the grace window),
+//!   users and their disabling/deletion ([`domain::users`]).
+//! - [`audit`]: the one audit path (structured log line + `audit_events`
+//!   row), used by the domain, the key manager and the CLI.
+//! - [`routes`]: HTTP only: `POST /oauth2/token`, `POST /oauth2/revoke`,
 //!   `POST /oauth2/introspect`, `GET /.well-known/jwks.json`, discovery,
-//!   `/healthz`, `/readyz`, `/metrics`, and the key administration API
-//!   `/admin/keys` ([`routes::admin`]).
-//! - [`refresh`]: rotating refresh tokens: families, reuse detection, the
-//!   grace window.
+//!   `/healthz`, `/readyz`, `/metrics`, the key administration API
+//!   `/admin/keys` ([`routes::admin`]); the extractors
+//!   ([`routes::extract`]: the OAuth form, the request context), client
+//!   authentication from a request ([`routes::client_auth`]), the refresh
+//!   cookie ([`routes::cookie`]) and the RFC 6749 error answers
+//!   ([`routes::error::TokenError`]).
 //! - [`keys`]: key generation, AES-256-GCM encryption at rest, the in-memory
 //!   key set and token signing ([`keys::SigningKey::sign`]).
-//! - [`lifecycle`]: the KEK; loading/creating keys at start-up; scheduled
-//!   transitions pending → active → retiring → retired; planned and
-//!   emergency rotation shared by the admin API and the CLI.
+//! - [`lifecycle`]: key management as one type,
+//!   [`lifecycle::KeyManager`]: the KEK; loading/creating keys at start-up;
+//!   scheduled transitions pending → active → retiring → retired; planned
+//!   and emergency rotation shared by the admin API and the CLI.
 //! - [`store`]: the sqlx `AnyPool` store (SQLite or PostgreSQL) and migrations.
 //! - [`password`]: Argon2id hashing on the blocking pool.
 //! - [`throttle`]: failed-login sliding windows, counted in the database so
 //!   that every instance on it enforces one limit.
-//! - [`form`], [`error`]: strict form parsing and RFC 6749 error responses.
+//! - [`form`]: strict form parsing.
 //! - [`metrics`]: Prometheus counters and histograms.
-//! - [`cli`]: the `issuer` command line.
+//! - [`cli`]: the `issuer` command line (one file per command group).
 //! - [`bootstrap`]: demo users and clients from `ISSUER_BOOTSTRAP_FILE`.
 //!
 //! # Configuration
@@ -39,7 +55,7 @@
 //! | `ISSUER_REFRESH_TOKEN_IDLE_TTL` | `14d` | a refresh token unused this long expires (1s..365d) |
 //! | `ISSUER_REFRESH_TOKEN_ABSOLUTE_TTL` | `90d` | a session (family) ends this long after login (1s..3650d) |
 //! | `ISSUER_REFRESH_GRACE` | `0` | retry window for the predecessor of the newest refresh token (0..60s) |
-//! | `ISSUER_REFRESH_COOKIE` | `false` | browser mode: refresh token in an `HttpOnly` cookie (see [`refresh`]) |
+//! | `ISSUER_REFRESH_COOKIE` | `false` | browser mode: refresh token in an `HttpOnly` cookie (see [`domain::refresh`]) |
 //! | `ISSUER_JWKS_MAX_AGE` | `300` | seconds, 0..86400 |
 //! | `ISSUER_KEY_BITS` | `2048` | 2048, 3072 or 4096 |
 //! | `ISSUER_KEY_ROTATION_PERIOD` | `30d` | when the pending successor activates (1m..365d, or `off`: manual rotations only) |
@@ -92,7 +108,7 @@
 //! again. Disabling or deleting a user (`issuer users disable|delete`)
 //! revokes their families, and a refresh for such a user fails.
 //! `issuer sessions list [--user NAME]` and `issuer sessions revoke ID`
-//! manage families. See [`refresh`].
+//! manage families. See [`domain::refresh`].
 //!
 //! Cookie mode (`ISSUER_REFRESH_COOKIE=true`, for browser clients): the
 //! refresh token is set in the `issuer_refresh` cookie (`HttpOnly; Secure;
@@ -162,20 +178,23 @@
 //!   instance on it; when the counts cannot be read or written the login
 //!   is refused with 503 (fail closed).
 
+pub mod audit;
 pub mod bootstrap;
 pub mod cli;
+pub mod clock;
 pub mod config;
-pub mod error;
+pub mod domain;
 pub mod form;
 pub mod keys;
 pub mod lifecycle;
 pub mod metrics;
 pub mod password;
-pub mod refresh;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod throttle;
 
 pub use config::Config;
-pub use startup::{AppState, Application};
+pub use startup::Application;
+pub use state::AppState;

@@ -1,30 +1,32 @@
-//! Building and running the HTTP service.
+//! The composition root: building and running the HTTP service.
 //!
-//! [`Application::build`] connects the store (running migrations), loads or
-//! creates the signing keys, binds the listener and prepares the server;
-//! [`Application::run`] serves until SIGINT/SIGTERM (actix-web's default
-//! signal handling) or until a [`ServerHandle`] stops it, then flushes
-//! counters and closes the database pool. Once a minute it flushes the
-//! signed-token counters, drops sealed refresh successors whose grace
-//! window has passed and purges failed logins that have left the throttle
-//! window.
+//! [`Application::build`] connects the store (running migrations), builds
+//! the key manager (loading or creating the signing keys), the password
+//! hasher, the login throttle and the [`AppState`], binds the listener and
+//! prepares the server; [`Application::run`] starts the key scheduler
+//! ([`KeyManager::run_scheduler`]) and the maintenance loop, serves until
+//! SIGINT/SIGTERM (actix-web's default signal handling) or until a
+//! [`ServerHandle`] stops it, then flushes counters and closes the database
+//! pool. Once a minute the maintenance loop flushes the signed-token
+//! counters, drops sealed refresh successors whose grace window has passed
+//! and purges failed logins that have left the throttle window.
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::{App, HttpServer};
 
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::keys::{Kek, KeyRing};
-use crate::lifecycle::{self, LifecycleError};
+use crate::lifecycle::{self, KeyManager, KeySettings, LifecycleError};
 use crate::metrics::Metrics;
 use crate::password::{PasswordError, Passwords};
 use crate::routes;
+use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::throttle::LoginThrottle;
 
@@ -53,53 +55,6 @@ pub enum StartupError {
     Bootstrap(#[from] crate::bootstrap::BootstrapError),
     #[error("starting the HTTP server failed: {0}")]
     Server(#[source] std::io::Error),
-}
-
-/// Everything a handler needs, shared by all workers.
-#[derive(Debug)]
-pub struct AppState {
-    pub store: Store,
-    pub keys: Arc<KeyRing>,
-    pub passwords: Passwords,
-    pub throttle: LoginThrottle,
-    pub metrics: Metrics,
-    /// The `iss` value, exactly as configured.
-    pub issuer_url: String,
-    pub access_token_ttl: Duration,
-    pub jwks_max_age: Duration,
-    /// The discovery document, serialised once.
-    pub discovery: Bytes,
-    /// The key-encryption key (for keys created by the lifecycle).
-    pub kek: Kek,
-    /// The configuration the service was built from.
-    pub config: Config,
-    signed: Mutex<HashMap<String, i64>>,
-}
-
-impl AppState {
-    /// Counts a token signed by `kid` (flushed to the store periodically).
-    pub fn count_signed(&self, kid: &str) {
-        let mut map = self.signed.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get_mut(kid) {
-            Some(n) => *n += 1,
-            None => {
-                map.insert(kid.to_owned(), 1);
-            }
-        }
-    }
-
-    /// Writes the signed-token counters to the store.
-    pub async fn flush_signed_counts(&self) {
-        let pending: Vec<(String, i64)> = {
-            let mut map = self.signed.lock().unwrap_or_else(|p| p.into_inner());
-            map.drain().collect()
-        };
-        for (kid, n) in pending {
-            if let Err(e) = self.store.add_signed_count(&kid, n).await {
-                tracing::warn!(error = %e, kid, "could not record signed-token count");
-            }
-        }
-    }
 }
 
 /// The issuer service, bound and ready to run.
@@ -133,6 +88,17 @@ impl Application {
         config: Config,
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, listener, Clock::system()).await
+    }
+
+    /// [`build_with_listener`](Self::build_with_listener) with the clock of
+    /// the refresh-token and login-throttle rules (tests pass a
+    /// [`crate::clock::ManualClock`]'s).
+    pub async fn build_with_clock(
+        config: Config,
+        listener: TcpListener,
+        clock: Clock,
+    ) -> Result<Self, StartupError> {
         let addr = listener.local_addr().map_err(|source| StartupError::Bind {
             addr: config.listen.clone(),
             source,
@@ -145,7 +111,15 @@ impl Application {
         )
         .await?;
         let kek = lifecycle::load_kek(&config)?;
-        let key_set = lifecycle::bootstrap(&store, &kek, &config, shared::now_unix()).await?;
+        // Transitions that fell due while the service was down are carried
+        // out here.
+        let keys = KeyManager::start(
+            store.clone(),
+            kek,
+            KeySettings::from_config(&config),
+            shared::now_unix(),
+        )
+        .await?;
         let passwords = Passwords::new(config.password_hash_concurrency)?;
         if let Some(path) = &config.bootstrap_file {
             crate::bootstrap::apply(&store, path).await?;
@@ -155,23 +129,20 @@ impl Application {
             serde_json::to_vec(&routes::discovery::document(&config.issuer_url, &scopes))
                 .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
         let metrics = Metrics::new();
-        let throttle = LoginThrottle::new(store.clone(), &config.throttle);
+        let throttle = LoginThrottle::new(store.clone(), &config.throttle, clock.clone());
         let state = web::Data::new(AppState {
             store,
-            keys: Arc::new(KeyRing::new(key_set)),
+            keys: Arc::new(keys),
             passwords,
             throttle,
             metrics: metrics.clone(),
+            clock,
             issuer_url: config.issuer_url.clone(),
             access_token_ttl: config.access_token_ttl,
             jwks_max_age: config.jwks_max_age,
             discovery: discovery.into(),
-            kek,
             config: config.clone(),
-            signed: Mutex::new(HashMap::new()),
         });
-        // Transitions that fell due while the service was down.
-        lifecycle::advance(&state, shared::now_unix()).await?;
         let active = state.keys.current().active().kid().to_owned();
         let http_metrics = web::Data::new(metrics.http());
         let metrics = web::Data::new(metrics);
@@ -259,26 +230,8 @@ impl Application {
 
     /// Serves until stopped, then flushes counters and closes the pool.
     pub async fn run(self) -> std::io::Result<()> {
-        let state = self.state.clone();
-        let flusher = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                state.flush_signed_counts().await;
-                // Sealed successors are kept only for the grace window.
-                let grace = i64::try_from(state.config.refresh.grace.as_millis()).unwrap_or(0);
-                let before = crate::store::now_ms().saturating_sub(grace);
-                if let Err(e) = state.store.purge_sealed_successors(before).await {
-                    tracing::warn!(error = %e, "could not purge sealed refresh successors");
-                }
-                // Failed logins that left the throttle window.
-                if let Err(e) = state.throttle.purge().await {
-                    tracing::warn!(error = %e, "could not purge expired failed logins");
-                }
-            }
-        });
-        let scheduler = tokio::spawn(lifecycle::run_scheduler(self.state.clone()));
+        let flusher = tokio::spawn(maintenance(self.state.clone()));
+        let scheduler = tokio::spawn(self.state.keys.clone().run_scheduler());
         let result = self.server.await;
         flusher.abort();
         scheduler.abort();
@@ -286,5 +239,27 @@ impl Application {
         self.state.store.close().await;
         tracing::info!("issuer stopped");
         result
+    }
+}
+
+/// Once a minute: flush the signed-token counters, drop sealed refresh
+/// successors whose grace window has passed, purge failed logins that left
+/// the throttle window.
+async fn maintenance(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        state.flush_signed_counts().await;
+        // Sealed successors are kept only for the grace window.
+        let grace = i64::try_from(state.config.refresh.grace.as_millis()).unwrap_or(0);
+        let before = state.clock.now_ms().saturating_sub(grace);
+        if let Err(e) = state.store.purge_sealed_successors(before).await {
+            tracing::warn!(error = %e, "could not purge sealed refresh successors");
+        }
+        // Failed logins that left the throttle window.
+        if let Err(e) = state.throttle.purge().await {
+            tracing::warn!(error = %e, "could not purge expired failed logins");
+        }
     }
 }

@@ -18,8 +18,9 @@
 //! are purged once a minute ([`crate::startup`]), so the table holds about
 //! one window (plus a minute) of failures. Instances sharing a database
 //! should share the throttle configuration: each purges by its own window.
-//! Times are wall-clock Unix milliseconds, so the instances' clocks should
-//! agree (as they must for key activation anyway).
+//! Times are wall-clock Unix milliseconds from the injected
+//! [`Clock`], so the instances' clocks should agree (as they must for key
+//! activation anyway); tests advance a manual clock instead of waiting.
 //!
 //! The check and the recording are separate statements around the password
 //! check: requests in flight at the same moment can all pass the check, so
@@ -32,8 +33,9 @@
 
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::config::ThrottleConfig;
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 
 /// Failed-login counters in the store.
 #[derive(Debug, Clone)]
@@ -42,6 +44,7 @@ pub struct LoginThrottle {
     window: Duration,
     max_per_user: u32,
     max_per_ip: u32,
+    clock: Clock,
 }
 
 /// The answer of [`LoginThrottle::check`].
@@ -54,9 +57,10 @@ pub struct Checked {
 }
 
 impl LoginThrottle {
-    pub fn new(store: Store, config: &ThrottleConfig) -> Self {
+    pub fn new(store: Store, config: &ThrottleConfig, clock: Clock) -> Self {
         LoginThrottle {
             store,
+            clock,
             window: config.window,
             max_per_user: config.max_failures_per_user,
             max_per_ip: config.max_failures_per_ip,
@@ -69,7 +73,7 @@ impl LoginThrottle {
 
     /// Whether `user` or `ip` has too many recent failures (one query).
     pub async fn check(&self, user: &str, ip: &str) -> Result<Checked, StoreError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let window = self.window_ms();
         let failures = self
             .store
@@ -97,7 +101,7 @@ impl LoginThrottle {
     /// Counts a failed login for `user` and for `ip` (one transaction, which
     /// also drops their expired rows).
     pub async fn record_failure(&self, user: &str, ip: &str) -> Result<(), StoreError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         self.store
             .record_login_failure(user, ip, now, now.saturating_sub(self.window_ms()))
             .await
@@ -115,7 +119,7 @@ impl LoginThrottle {
     /// Deletes every failure that has left the window (periodic purge).
     pub async fn purge(&self) -> Result<u64, StoreError> {
         self.store
-            .purge_login_failures(now_ms().saturating_sub(self.window_ms()))
+            .purge_login_failures(self.clock.now_ms().saturating_sub(self.window_ms()))
             .await
     }
 }

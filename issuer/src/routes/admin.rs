@@ -28,10 +28,11 @@ use shared::admin::{ADMIN_SCOPE, AdminError, KeyList};
 use shared::oauth::{BearerChallenge, BearerError};
 use shared::request_id::RequestId;
 
-use crate::error::no_store;
+use crate::audit::Origin;
 use crate::keys::KeyState;
 use crate::lifecycle::{self, Actor, AdminOpError};
-use crate::startup::AppState;
+use crate::routes::error::no_store;
+use crate::state::AppState;
 
 const REALM: &str = "issuer";
 
@@ -107,8 +108,10 @@ impl Admin {
         Actor {
             subject: Some(&self.subject),
             client: self.client.as_deref(),
-            ip,
-            request_id: Some(request_id),
+            origin: Origin {
+                ip,
+                request_id: Some(request_id),
+            },
         }
     }
 }
@@ -211,16 +214,6 @@ fn ok_json(body: &impl serde::Serialize) -> HttpResponse {
     res.json(body)
 }
 
-/// Reloads this instance's key set after a change it made.
-async fn refresh_keys(state: &AppState) {
-    match lifecycle::bootstrap(&state.store, &state.kek, &state.config, shared::now_unix()).await {
-        Ok(set) => state.keys.replace(set),
-        Err(e) => {
-            tracing::error!(error = %e, "reloading keys after an admin change failed; the scheduler retries")
-        }
-    }
-}
-
 fn peer(req: &HttpRequest) -> Option<String> {
     req.peer_addr().map(|a| a.ip().to_string())
 }
@@ -231,9 +224,8 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     if let Err(e) = authorize(&req, &state) {
         return e.response();
     }
-    // Make this instance's counts visible before answering.
-    state.flush_signed_counts().await;
-    match lifecycle::key_infos(&state.store).await {
+    // Makes this instance's counts visible before answering.
+    match state.keys.key_infos().await {
         Ok(keys) => {
             let current = state.keys.current();
             ok_json(&KeyList {
@@ -253,29 +245,19 @@ pub async fn rotate(req: HttpRequest, id: RequestId, state: web::Data<AppState>)
         Ok(admin) => admin,
         Err(e) => return e.response(),
     };
-    let current = state.keys.current();
-    let observed = current
-        .entries()
-        .iter()
-        .filter(|e| e.state == KeyState::Pending)
-        .min_by_key(|e| e.activate_at)
-        .map(|e| (e.key.kid().to_owned(), e.activate_at));
+    let observed = state.keys.observed_pending();
     let ip = peer(&req);
     let actor = admin.actor(ip.as_deref(), &id.0);
-    let result = lifecycle::rotate(
-        &state.store,
-        &state.kek,
-        &state.config,
-        shared::now_unix(),
-        observed.as_ref().map(|(kid, at)| (kid.as_str(), *at)),
-        actor,
-    )
-    .await;
+    let result = state
+        .keys
+        .rotate(
+            shared::now_unix(),
+            observed.as_ref().map(|(kid, at)| (kid.as_str(), *at)),
+            actor,
+        )
+        .await;
     match result {
-        Ok(body) => {
-            refresh_keys(&state).await;
-            ok_json(&body)
-        }
+        Ok(body) => ok_json(&body),
         Err(e) => op_error(&e),
     }
 }
@@ -302,20 +284,9 @@ pub async fn revoke(
     }
     let ip = peer(&req);
     let actor = admin.actor(ip.as_deref(), &id.0);
-    let result = lifecycle::revoke(
-        &state.store,
-        &state.kek,
-        &state.config,
-        shared::now_unix(),
-        &kid,
-        actor,
-    )
-    .await;
+    let result = state.keys.revoke(shared::now_unix(), &kid, actor).await;
     match result {
-        Ok(body) => {
-            refresh_keys(&state).await;
-            ok_json(&body)
-        }
+        Ok(body) => ok_json(&body),
         Err(e) => op_error(&e),
     }
 }

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The discovery document for `issuer_url` (no trailing slash);
 /// `scopes` are those registered clients may receive at start-up.

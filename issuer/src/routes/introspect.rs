@@ -18,14 +18,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
-use shared::request_id::RequestId;
 
-use crate::error::{TokenError, no_store};
-use crate::form::Form;
-use crate::refresh;
-use crate::routes::token::{Ctx, authenticate, peer_ip, read_body};
-use crate::startup::AppState;
-use crate::store::{self, Client};
+use crate::domain::refresh;
+use crate::routes::client_auth;
+use crate::routes::error::{TokenError, no_store};
+use crate::routes::extract::{OAuthForm, RequestContext};
+use crate::state::AppState;
+use crate::store::Client;
 
 /// Clock leeway for `nbf`, seconds.
 const LEEWAY: i64 = 5;
@@ -36,33 +35,13 @@ const LEEWAY: i64 = 5;
 )]
 pub async fn introspect(
     req: HttpRequest,
-    payload: web::Payload,
+    form: OAuthForm,
     state: web::Data<AppState>,
-    request_id: RequestId,
-) -> HttpResponse {
-    match handle(&req, payload, &state, &request_id).await {
-        Ok(body) => {
-            tracing::Span::current().record("active", body["active"] == true);
-            let mut res = HttpResponse::Ok();
-            no_store(&mut res);
-            res.json(body)
-        }
-        Err(err) => err.to_response(),
-    }
-}
-
-async fn handle(
-    req: &HttpRequest,
-    payload: web::Payload,
-    state: &AppState,
-    request_id: &RequestId,
-) -> Result<Value, TokenError> {
-    let body = read_body(req, payload).await?;
-    let form = Form::parse(&body).map_err(|e| TokenError::InvalidRequest(e.description()))?;
-    drop(body);
-    let ip = peer_ip(req);
-    let ctx = Ctx::new(state, &ip, &request_id.0);
-    let client = authenticate(&ctx, req, &form).await?;
+    ctx: RequestContext,
+) -> Result<HttpResponse, TokenError> {
+    let audit = ctx.audit(&state.store);
+    let client =
+        client_auth::authenticate(&req, &form, &state.store, &state.metrics, &audit).await?;
     if client.secret_hash.is_none() {
         // A public client proves nothing about itself.
         return Err(TokenError::InvalidClient);
@@ -72,12 +51,17 @@ async fn handle(
         .get("token")
         .ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     let inactive = json!({ "active": false });
-    if refresh::well_formed(token) {
-        return Ok(refresh_token(state, &client, token)
+    let body = if refresh::well_formed(token) {
+        refresh_token(&state, &client, token)
             .await?
-            .unwrap_or(inactive));
-    }
-    Ok(access_token(state, token).unwrap_or(inactive))
+            .unwrap_or(inactive)
+    } else {
+        access_token(&state, token).unwrap_or(inactive)
+    };
+    tracing::Span::current().record("active", body["active"] == true);
+    let mut res = HttpResponse::Ok();
+    no_store(&mut res);
+    Ok(res.json(body))
 }
 
 async fn refresh_token(
@@ -88,9 +72,8 @@ async fn refresh_token(
     let row = state
         .store
         .find_refresh(&refresh::hash_token(token))
-        .await
-        .map_err(|e| TokenError::from_store(&e))?;
-    let now = store::now_ms();
+        .await?;
+    let now = state.clock.now_ms();
     let Some(row) = row else { return Ok(None) };
     let family = &row.family;
     if family.client_id != client.id

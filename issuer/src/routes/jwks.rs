@@ -9,7 +9,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[tracing::instrument(skip_all)]
 pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

@@ -3,9 +3,10 @@ use std::path::Path;
 
 use actix_web::dev::ServerHandle;
 use issuer::Application;
+use issuer::clock::Clock;
 use issuer::config::{Config, KekSource, ThrottleConfig};
+use issuer::domain::clients::hash_client_secret;
 use issuer::password::hash_password;
-use issuer::routes::token::hash_client_secret;
 use issuer::store::{Client, Store, User};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use shared::claims::AccessClaims;
@@ -84,10 +85,29 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     app
 }
 
+/// [`spawn_app_with`] on `clock` (a `ManualClock`'s, to advance instead of
+/// sleeping).
+pub async fn spawn_app_with_clock(clock: Clock, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = spawn_with_clock(dir.path(), None, clock, tweak).await;
+    app.dir = Some(dir);
+    app
+}
+
 /// An issuer on the database in `dir`; `issuer_url` defaults to its address.
 pub async fn spawn_with(
     dir: &Path,
     issuer_url: Option<&str>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
+    spawn_with_clock(dir, issuer_url, Clock::system(), tweak).await
+}
+
+/// [`spawn_with`] on `clock`.
+pub async fn spawn_with_clock(
+    dir: &Path,
+    issuer_url: Option<&str>,
+    clock: Clock,
     tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -97,7 +117,7 @@ pub async fn spawn_with(
     tweak(&mut config);
     ensure_database(&config.database_url).await;
     let database_url = config.database_url.clone();
-    let app = Application::build_with_listener(config, listener)
+    let app = Application::build_with_clock(config, listener, clock)
         .await
         .expect("issuer starts");
     let store = app.store().clone();

@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use issuer::domain::clients::hash_client_secret;
 use issuer::password::hash_password;
-use issuer::routes::token::hash_client_secret;
 use issuer::store::{Client, Store, User};
 
 /// The `iss` every instance shares.

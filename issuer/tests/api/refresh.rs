@@ -3,7 +3,11 @@
 
 use std::time::Duration;
 
-use crate::helpers::{TestApp, expect_oauth_error, spawn_app, spawn_app_with, spawn_with};
+use issuer::clock::ManualClock;
+
+use crate::helpers::{
+    TestApp, expect_oauth_error, spawn_app, spawn_app_with, spawn_app_with_clock, spawn_with,
+};
 
 async fn kinds(app: &TestApp) -> Vec<String> {
     app.store
@@ -57,7 +61,7 @@ async fn refresh_rotates_and_the_old_token_is_refused() {
     let (_, third) = app.refresh_ok(&second).await;
     assert_ne!(third, second);
     // The family records its last use (trigger of migration 0003).
-    let newest = issuer::refresh::hash_token(&third);
+    let newest = issuer::domain::refresh::hash_token(&third);
     let row = app.store.find_refresh(&newest).await.unwrap().unwrap();
     assert_eq!(row.family.last_used_ms, row.issued_ms);
     assert!(row.family.last_used_ms >= row.family.created_ms);
@@ -99,7 +103,8 @@ async fn reuse_of_a_rotated_token_revokes_the_family() {
 
 #[tokio::test]
 async fn grace_window_returns_the_same_successor_then_closes() {
-    let app = spawn_app_with(|c| c.refresh.grace = Duration::from_secs(1))
+    let clock = ManualClock::now();
+    let app = spawn_app_with_clock(clock.clock(), |c| c.refresh.grace = Duration::from_secs(1))
         .await
         .with_fixtures()
         .await;
@@ -115,7 +120,7 @@ async fn grace_window_returns_the_same_successor_then_closes() {
             .contains(&"refresh_grace_retry".to_owned())
     );
 
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    clock.advance(Duration::from_millis(1200));
     // After the window the retry is reuse: the family is revoked.
     refused(&app, &first).await;
     refused(&app, &second).await;
@@ -154,12 +159,12 @@ async fn concurrent_refreshes_with_one_token_yield_exactly_one_successor() {
         }
     }
     assert_eq!(winners.len(), 1, "exactly one refresh succeeds");
-    let parent = issuer::refresh::hash_token(&token);
+    let parent = issuer::domain::refresh::hash_token(&token);
     assert_eq!(app.store.refresh_children(&parent).await.unwrap(), 1);
     let row = app.store.find_refresh(&parent).await.unwrap().unwrap();
     assert_eq!(
         row.successor.as_deref(),
-        Some(issuer::refresh::hash_token(&winners[0]).as_str())
+        Some(issuer::domain::refresh::hash_token(&winners[0]).as_str())
     );
     // A loser that read the token before the winner committed only lost a
     // race; one that read it afterwards presented a rotated token, which is
@@ -187,36 +192,42 @@ async fn concurrent_refreshes_within_grace_all_get_the_same_successor() {
     }
     successors.dedup();
     assert_eq!(successors.len(), 1);
-    let parent = issuer::refresh::hash_token(&token);
+    let parent = issuer::domain::refresh::hash_token(&token);
     assert_eq!(app.store.refresh_children(&parent).await.unwrap(), 1);
 }
 
 #[tokio::test]
 async fn idle_lifetime_expires_unused_tokens() {
-    let app = spawn_app_with(|c| c.refresh.idle_ttl = Duration::from_secs(1))
-        .await
-        .with_fixtures()
-        .await;
+    let clock = ManualClock::now();
+    let app = spawn_app_with_clock(clock.clock(), |c| {
+        c.refresh.idle_ttl = Duration::from_secs(1)
+    })
+    .await
+    .with_fixtures()
+    .await;
     let (_, first) = app.login_tokens().await;
     // Used within the idle lifetime it keeps working.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    clock.advance(Duration::from_millis(500));
     let (_, second) = app.refresh_ok(&first).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    clock.advance(Duration::from_millis(1200));
     refused(&app, &second).await;
 }
 
 #[tokio::test]
 async fn absolute_lifetime_ends_the_family_however_it_is_used() {
-    let app = spawn_app_with(|c| c.refresh.absolute_ttl = Duration::from_secs(2))
-        .await
-        .with_fixtures()
-        .await;
+    let clock = ManualClock::now();
+    let app = spawn_app_with_clock(clock.clock(), |c| {
+        c.refresh.absolute_ttl = Duration::from_secs(2)
+    })
+    .await
+    .with_fixtures()
+    .await;
     let (_, mut token) = app.login_tokens().await;
     for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        clock.advance(Duration::from_millis(500));
         token = app.refresh_ok(&token).await.1;
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    clock.advance(Duration::from_millis(800));
     refused(&app, &token).await;
 }
 
@@ -472,14 +483,14 @@ async fn postgres_rotation_is_atomic_too() {
         }
     }
     assert_eq!(winners, 1);
-    let parent = issuer::refresh::hash_token(&token);
+    let parent = issuer::domain::refresh::hash_token(&token);
     assert_eq!(app.store.refresh_children(&parent).await.unwrap(), 1);
 
     let (_, first) = app.login_tokens().await;
     let (_, second) = app.refresh_ok(&first).await;
     let row = app
         .store
-        .find_refresh(&issuer::refresh::hash_token(&second))
+        .find_refresh(&issuer::domain::refresh::hash_token(&second))
         .await
         .unwrap()
         .unwrap();
@@ -505,7 +516,7 @@ async fn the_successor_is_kept_sealed_and_only_for_the_grace_window() {
         .await;
     let (_, first) = app.login_tokens().await;
     let (_, second) = app.refresh_ok(&first).await;
-    let parent = issuer::refresh::hash_token(&first);
+    let parent = issuer::domain::refresh::hash_token(&first);
     let row = app.store.find_refresh(&parent).await.unwrap().unwrap();
     let sealed = row.successor_sealed.expect("sealed while in the window");
     assert!(

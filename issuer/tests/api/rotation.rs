@@ -2,7 +2,6 @@
 //! stops verifying until its key is retired.
 
 use issuer::keys::KeyState;
-use issuer::lifecycle::advance;
 
 use crate::helpers::{kid_of, kids, spawn_app, verify_with_jwks};
 
@@ -30,10 +29,10 @@ async fn pending_key_activates_and_old_key_retires_on_schedule() {
     assert_eq!(kid_of(&old_token), first);
 
     // Nothing is due yet.
-    assert!(!advance(&app.state, shared::now_unix()).await.unwrap());
+    assert!(!app.state.keys.advance(shared::now_unix()).await.unwrap());
 
     // The pending key's activation time arrives.
-    assert!(advance(&app.state, pending.activate_at).await.unwrap());
+    assert!(app.state.keys.advance(pending.activate_at).await.unwrap());
     let jwks = app.jwks().await;
     let published = kids(&jwks);
     assert_eq!(published.len(), 3, "retiring, active, new pending");
@@ -53,8 +52,8 @@ async fn pending_key_activates_and_old_key_retires_on_schedule() {
         .find(|e| e.state == KeyState::Retiring)
         .and_then(|e| e.retire_at)
         .unwrap();
-    assert!(!advance(&app.state, retire_at - 1).await.unwrap());
-    assert!(advance(&app.state, retire_at).await.unwrap());
+    assert!(!app.state.keys.advance(retire_at - 1).await.unwrap());
+    assert!(app.state.keys.advance(retire_at).await.unwrap());
     let jwks = app.jwks().await;
     let published = kids(&jwks);
     assert_eq!(published.len(), 2);

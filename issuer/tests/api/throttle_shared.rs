@@ -2,11 +2,12 @@
 //! counts live in the store, so spreading failures over both instances
 //! does not double the allowance.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use issuer::clock::{Clock, ManualClock};
 use issuer::config::Config;
 
-use crate::helpers::{TestApp, expect_oauth_error, spawn_with};
+use crate::helpers::{TestApp, expect_oauth_error, spawn_with_clock};
 
 const PASSWORD: &str = "correct horse battery";
 const WRONG: &str = "wrong-password-not-to-be-echoed";
@@ -14,12 +15,17 @@ const WRONG: &str = "wrong-password-not-to-be-echoed";
 /// Two issuers (each its own pool and state) on the database of one
 /// temporary directory, with the fixtures (alice, client web).
 async fn two_instances(tweak: impl Fn(&mut Config)) -> (TestApp, TestApp) {
+    two_instances_on(Clock::system(), tweak).await
+}
+
+/// [`two_instances`] sharing `clock`.
+async fn two_instances_on(clock: Clock, tweak: impl Fn(&mut Config)) -> (TestApp, TestApp) {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = spawn_with(dir.path(), None, &tweak)
+    let mut a = spawn_with_clock(dir.path(), None, clock.clone(), &tweak)
         .await
         .with_fixtures()
         .await;
-    let b = spawn_with(dir.path(), None, &tweak).await;
+    let b = spawn_with_clock(dir.path(), None, clock, &tweak).await;
     a.dir = Some(dir);
     (a, b)
 }
@@ -109,31 +115,30 @@ async fn a_success_on_one_instance_clears_the_user_for_both_but_not_the_address(
 #[tokio::test]
 async fn the_window_expires_on_both_instances_and_expired_rows_are_purged() {
     let window = Duration::from_secs(2);
-    let (a, b) = two_instances(limits(2, 100, window)).await;
-    let first = Instant::now();
+    let clock = ManualClock::now();
+    let (a, b) = two_instances_on(clock.clock(), limits(2, 100, window)).await;
+    let first = clock.now_ms();
     fails(&a, "alice").await;
     fails(&b, "alice").await;
-    let second = Instant::now();
+    let second = clock.now_ms();
     let wait = throttled(&b, "alice").await;
     assert!((1..=2).contains(&wait), "{wait}");
     throttled(&a, "alice").await;
-    // Polled, bounded: the first failure leaves the window two seconds
-    // after it was recorded; then both instances accept alice again.
-    let deadline = first + window + Duration::from_secs(5);
-    let status = loop {
-        let status = a.password_login("alice", PASSWORD).await.status().as_u16();
-        if status != 429 || Instant::now() > deadline {
-            break status;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    // The first failure leaves the window two seconds after it was
+    // recorded; then both instances accept alice again.
+    clock.advance(window);
+    let status = a.password_login("alice", PASSWORD).await.status().as_u16();
     assert_eq!(status, 200);
-    assert!(first.elapsed() >= window - Duration::from_millis(100));
+    let window_ms = i64::try_from(window.as_millis()).unwrap();
+    assert!(clock.now_ms() - first >= window_ms - 100);
     logs_in(&b).await;
     // The success deleted alice's rows; the address's two rows are left
     // for the periodic purge, which takes them once the second is expired
     // too (the first may have expired well before it).
-    tokio::time::sleep_until((second + window + Duration::from_millis(50)).into()).await;
+    let purge_at = second + window_ms + 50;
+    clock.advance(Duration::from_millis(
+        u64::try_from(purge_at - clock.now_ms()).unwrap_or(0),
+    ));
     assert_eq!(b.state.throttle.purge().await.unwrap(), 2);
     assert_eq!(a.state.throttle.purge().await.unwrap(), 0);
     b.stop().await;

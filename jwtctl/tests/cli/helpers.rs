@@ -58,7 +58,7 @@ pub async fn spawn_issuer(tweak: impl FnOnce(&mut issuer::Config)) -> TestIssuer
         store
             .insert_client(&Client {
                 id: id.into(),
-                secret_hash: Some(issuer::routes::token::hash_client_secret(secret)),
+                secret_hash: Some(issuer::domain::clients::hash_client_secret(secret)),
                 scopes: scopes.into_iter().map(String::from).collect(),
                 audiences: audiences.into_iter().map(String::from).collect(),
                 disabled: false,

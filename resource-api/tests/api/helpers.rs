@@ -42,7 +42,7 @@ pub async fn spawn_issuer(access_token_ttl: Duration) -> TestIssuer {
     store
         .insert_client(&Client {
             id: CLIENT_ID.into(),
-            secret_hash: Some(issuer::routes::token::hash_client_secret(CLIENT_SECRET)),
+            secret_hash: Some(issuer::domain::clients::hash_client_secret(CLIENT_SECRET)),
             scopes: vec!["items:read".into(), "items:write".into()],
             audiences: vec!["orders".into(), "billing".into()],
             disabled: false,

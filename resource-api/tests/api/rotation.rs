@@ -54,7 +54,7 @@ async fn spawn_issuer() -> Issuer {
         app.store()
             .insert_client(&Client {
                 id: id.into(),
-                secret_hash: Some(issuer::routes::token::hash_client_secret(SECRET)),
+                secret_hash: Some(issuer::domain::clients::hash_client_secret(SECRET)),
                 scopes,
                 audiences: vec![audience],
                 disabled: false,

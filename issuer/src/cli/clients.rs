@@ -1,0 +1,75 @@
+//! `issuer clients add`.
+
+use std::io::Write as _;
+
+use anyhow::bail;
+use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
+use clap::Args;
+
+use super::{open_store, read_stdin_line};
+use crate::config::Config;
+use crate::domain::clients::hash_client_secret;
+use crate::domain::users::{check_list, check_name};
+use crate::store::Client;
+
+#[derive(Debug, Args)]
+pub struct ClientAdd {
+    pub id: String,
+    #[arg(long = "scope", num_args = 1.., value_delimiter = ',')]
+    pub scopes: Vec<String>,
+    #[arg(long = "audience", num_args = 1.., value_delimiter = ',')]
+    pub audiences: Vec<String>,
+    /// Read the secret from the first line of standard input.
+    #[arg(long, conflicts_with = "public")]
+    pub secret_stdin: bool,
+    /// A public client: no secret, password grant only.
+    #[arg(long)]
+    pub public: bool,
+}
+
+/// `clients add`: a generated secret is printed once on standard output.
+pub async fn add(args: ClientAdd, config: &Config) -> anyhow::Result<()> {
+    check_name("client id", &args.id)?;
+    if args.id.contains(':') {
+        bail!("client id must not contain ':' (HTTP Basic authentication)");
+    }
+    check_list("scope", &args.scopes)?;
+    check_list("audience", &args.audiences)?;
+    let (secret, generated) = if args.public {
+        (None, false)
+    } else if args.secret_stdin {
+        let secret = read_stdin_line("client secret")?;
+        if secret.len() < 16 {
+            bail!("the client secret must be at least 16 characters");
+        }
+        (Some(secret), false)
+    } else {
+        let mut bytes = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| anyhow::anyhow!("random generator failed"))?;
+        (Some(shared::b64::encode(bytes)), true)
+    };
+    let store = open_store(config).await?;
+    let client = Client {
+        id: args.id.clone(),
+        secret_hash: secret.as_deref().map(hash_client_secret),
+        scopes: args.scopes,
+        audiences: args.audiences,
+        disabled: false,
+    };
+    let result = store.insert_client(&client).await;
+    store.close().await;
+    match result {
+        Err(e) if e.is_unique_violation() => bail!("client {:?} already exists", args.id),
+        other => other?,
+    }
+    eprintln!("client {:?} added", args.id);
+    if let (Some(secret), true) = (secret, generated) {
+        eprintln!("client secret (shown once; only its hash is stored):");
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{secret}")?;
+        out.flush()?;
+    }
+    Ok(())
+}

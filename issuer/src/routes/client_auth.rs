@@ -1,0 +1,118 @@
+//! Client authentication on the OAuth endpoints (token, revoke,
+//! introspect): the credentials come from HTTP Basic (RFC 6749 section
+//! 2.3.1, form-encoded id and secret) or the `client_id`/`client_secret`
+//! form fields, never both; [`crate::domain::clients::authenticate`] checks
+//! them. A failure counts `invalid_client` and writes the
+//! `client_auth_failed` audit event.
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use base64::Engine as _;
+
+use crate::audit::Audit;
+use crate::domain::clients::{self, ClientAuthError};
+use crate::form::{self, Form};
+use crate::metrics::Metrics;
+use crate::routes::error::TokenError;
+use crate::store::{Client, Store};
+
+/// The authenticated client of `req`, or the refusal (audited).
+pub async fn authenticate(
+    req: &HttpRequest,
+    form: &Form,
+    store: &Store,
+    metrics: &Metrics,
+    audit: &Audit<'_>,
+) -> Result<Client, TokenError> {
+    let err = match authenticate_client(req, form, store, metrics).await {
+        Ok(client) => return Ok(client),
+        Err(err) => err,
+    };
+    if err == TokenError::InvalidClient {
+        // The claimed id only when it is a plain identifier.
+        let claimed = form
+            .get("client_id")
+            .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic()));
+        audit.write("client_auth_failed", None, claimed, None).await;
+    }
+    Err(err)
+}
+
+/// The credentials of `req` (one method only), checked against the store.
+async fn authenticate_client(
+    req: &HttpRequest,
+    form: &Form,
+    store: &Store,
+    metrics: &Metrics,
+) -> Result<Client, TokenError> {
+    let basic = match req.headers().get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => Some(parse_basic(value).ok_or(TokenError::InvalidClient)?),
+    };
+    let (id, secret) = match basic {
+        Some((id, secret)) => {
+            if form.get("client_secret").is_some() {
+                return Err(TokenError::InvalidRequest(
+                    "use one client authentication method".into(),
+                ));
+            }
+            if form.get("client_id").is_some_and(|f| f != id) {
+                return Err(TokenError::InvalidRequest(
+                    "client_id does not match the Authorization header".into(),
+                ));
+            }
+            (id, Some(secret))
+        }
+        None => match form.get("client_id") {
+            None => return Err(TokenError::InvalidClient),
+            Some(id) => (id.to_owned(), form.get("client_secret").map(str::to_owned)),
+        },
+    };
+    if id.len() > clients::MAX_CLIENT_ID_LEN {
+        return Err(TokenError::InvalidClient);
+    }
+    match clients::authenticate(store, &id, secret.as_deref()).await {
+        Ok(client) => Ok(client),
+        Err(ClientAuthError::Invalid) => {
+            metrics.login_failed("invalid_client");
+            Err(TokenError::InvalidClient)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))`.
+pub fn parse_basic(value: &header::HeaderValue) -> Option<(String, String)> {
+    let value = value.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") || encoded.len() > 2048 {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let id = form::decode_component(id)?;
+    let secret = form::decode_component(secret)?;
+    (!id.is_empty()).then_some((id, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let value = header::HeaderValue::from_static("Basic bXklM0FhcHA6cyUyNmsrMQ==");
+        // "my%3Aapp:s%26k+1"
+        assert_eq!(
+            parse_basic(&value),
+            Some(("my:app".to_owned(), "s&k 1".to_owned()))
+        );
+        assert_eq!(
+            parse_basic(&header::HeaderValue::from_static("Bearer x")),
+            None
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! The application state shared by every worker: the services the handlers
+//! and the domain rules work with, built once by [`crate::startup`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::Services;
+use crate::lifecycle::KeyManager;
+use crate::metrics::Metrics;
+use crate::password::Passwords;
+use crate::store::Store;
+use crate::throttle::LoginThrottle;
+
+/// Everything a handler needs, shared by all workers.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    /// The signing keys: the served key set and every change to it.
+    pub keys: Arc<KeyManager>,
+    pub passwords: Passwords,
+    pub throttle: LoginThrottle,
+    pub metrics: Metrics,
+    /// The clock of the refresh-token and login-throttle rules.
+    pub clock: Clock,
+    /// The `iss` value, exactly as configured.
+    pub issuer_url: String,
+    pub access_token_ttl: Duration,
+    pub jwks_max_age: Duration,
+    /// The discovery document, serialised once.
+    pub discovery: Bytes,
+    /// The configuration the service was built from.
+    pub config: Config,
+}
+
+impl AppState {
+    /// The services the domain rules work with.
+    pub fn services(&self) -> Services<'_> {
+        Services {
+            store: &self.store,
+            keys: &self.keys,
+            passwords: &self.passwords,
+            throttle: &self.throttle,
+            metrics: &self.metrics,
+            clock: &self.clock,
+            config: &self.config,
+        }
+    }
+
+    /// Writes the signed-token counters to the store.
+    pub async fn flush_signed_counts(&self) {
+        self.keys.flush_signed_counts().await;
+    }
+}
