@@ -91,7 +91,7 @@ fn new_row(
     let sealed = kek.seal(key.kid(), &der)?;
     Ok(StoredKey {
         kid: key.kid().to_owned(),
-        state: state.as_str().to_owned(),
+        state,
         bits: i64::try_from(key.bits()).unwrap_or(0),
         n: jwk.n.clone().unwrap_or_default(),
         e: jwk.e.clone().unwrap_or_default(),
@@ -104,8 +104,7 @@ fn new_row(
 }
 
 fn open_row(row: &StoredKey, kek: &Kek) -> Result<Option<KeyEntry>, LifecycleError> {
-    let state =
-        KeyState::parse(&row.state).ok_or_else(|| LifecycleError::BadRow(row.kid.clone()))?;
+    let state = row.state;
     if !state.published() {
         return Ok(None);
     }
@@ -349,9 +348,9 @@ pub async fn key_infos(store: &Store) -> Result<Vec<KeyInfo>, StoreError> {
     Ok(rows
         .into_iter()
         .map(|row| KeyInfo {
-            published: KeyState::parse(&row.state).is_some_and(KeyState::published),
+            published: row.state.published(),
             kid: row.kid,
-            state: row.state,
+            state: row.state.as_str().to_owned(),
             created_at: row.created_at,
             activate_at: row.activate_at,
             retire_at: row.retire_at,
@@ -378,7 +377,10 @@ pub async fn rotate(
     actor: Actor<'_>,
 ) -> Result<RotateResponse, AdminOpError> {
     let rows = store.list_keys().await?;
-    let pending: Vec<&StoredKey> = rows.iter().filter(|k| k.state == "pending").collect();
+    let pending: Vec<&StoredKey> = rows
+        .iter()
+        .filter(|k| k.state == KeyState::Pending)
+        .collect();
     let [candidate] = pending.as_slice() else {
         return Err(match pending.first() {
             None => AdminOpError::Conflict(
@@ -409,7 +411,7 @@ pub async fn rotate(
             candidate.kid, candidate.activate_at
         )));
     }
-    let active = rows.iter().find(|k| k.state == "active");
+    let active = rows.iter().find(|k| k.state == KeyState::Active);
     let retire_at = safe_at.saturating_add(retire_delay(config));
     let key = generate(config).await?;
     let successor = new_row(
@@ -470,7 +472,7 @@ pub async fn revoke(
     };
     // A replacement pending key, generated outside the transaction; the
     // store inserts it only if no pending key is left.
-    let successor = if matches!(target.state.as_str(), "active" | "pending") {
+    let successor = if matches!(target.state, KeyState::Active | KeyState::Pending) {
         let key = generate(config).await?;
         let at = successor_activation(config, now, now);
         Some(new_row(&key, kek, KeyState::Pending, now, at)?)
@@ -510,7 +512,7 @@ pub async fn revoke(
             .list_keys()
             .await?
             .into_iter()
-            .find(|k| k.state == "active")
+            .find(|k| k.state == KeyState::Active)
             .map(|k| k.kid)
             .unwrap_or_default(),
     };

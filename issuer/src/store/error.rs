@@ -13,6 +13,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored row is invalid: {0}")]
     Corrupt(&'static str),
+    #[error("stored signing key {kid} has an unknown state {state:?}")]
+    UnknownKeyState { kid: String, state: String },
 }
 
 impl StoreError {

@@ -2,17 +2,78 @@
 //! move keys through their states (activation, retirement, planned
 //! rotation, emergency revocation).
 
+use std::fmt;
+
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row as _};
 
 use super::audit::{AuditEvent, audit_query};
 use super::{Store, StoreError};
 
+/// The lifecycle state of a key (DESIGN "Keys and rotation"), as stored in
+/// `signing_keys.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyState {
+    Pending,
+    Active,
+    Retiring,
+    Retired,
+    Revoked,
+}
+
+impl KeyState {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Pending => "pending",
+            KeyState::Active => "active",
+            KeyState::Retiring => "retiring",
+            KeyState::Retired => "retired",
+            KeyState::Revoked => "revoked",
+        }
+    }
+
+    /// The state stored as `s`; `None` for any other text.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => KeyState::Pending,
+            "active" => KeyState::Active,
+            "retiring" => KeyState::Retiring,
+            "retired" => KeyState::Retired,
+            "revoked" => KeyState::Revoked,
+            _ => return None,
+        })
+    }
+
+    /// Whether keys in this state appear in the JWKS.
+    pub fn published(self) -> bool {
+        matches!(
+            self,
+            KeyState::Pending | KeyState::Active | KeyState::Retiring
+        )
+    }
+}
+
+impl fmt::Display for KeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// The state column of the row of key `kid`; an unknown text is an error.
+fn state_of(row: &AnyRow, kid: &str) -> Result<KeyState, StoreError> {
+    let state: String = row.try_get("state")?;
+    KeyState::parse(&state).ok_or_else(|| StoreError::UnknownKeyState {
+        kid: kid.to_owned(),
+        state,
+    })
+}
+
 /// A signing key row. `private_key` is the AES-256-GCM sealed PKCS#8.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKey {
     pub kid: String,
-    pub state: String,
+    pub state: KeyState,
     pub bits: i64,
     pub n: String,
     pub e: String,
@@ -40,7 +101,7 @@ pub struct KeyRotation<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRevocation {
     /// The revoked key's state before.
-    pub previous_state: String,
+    pub previous_state: KeyState,
     /// The pending key promoted to active, when the revoked key was active.
     pub promoted: Option<String>,
     /// Whether the successor was inserted as the new pending key.
@@ -53,7 +114,7 @@ pub struct KeyRevocation {
 pub enum RevokeRefusal {
     NotFound,
     /// Already `retired` or `revoked`.
-    Gone(String),
+    Gone(KeyState),
     /// The key is active and there is no pending key to promote.
     NoSuccessor,
 }
@@ -84,7 +145,9 @@ impl Store {
     /// `(kid, state, activate_at, retire_at)` of every pending, active and
     /// retiring key, sorted by kid. Cheap enough to poll every second, so an
     /// instance notices another's key change without decrypting anything.
-    pub async fn key_states(&self) -> Result<Vec<(String, String, i64, Option<i64>)>, StoreError> {
+    pub async fn key_states(
+        &self,
+    ) -> Result<Vec<(String, KeyState, i64, Option<i64>)>, StoreError> {
         let rows = sqlx::query(
             "SELECT kid, state, activate_at, retire_at FROM signing_keys \
              WHERE state IN ('pending', 'active', 'retiring')",
@@ -94,9 +157,11 @@ impl Store {
         let mut states = rows
             .iter()
             .map(|r| {
+                let kid: String = r.try_get("kid")?;
+                let state = state_of(r, &kid)?;
                 Ok((
-                    r.try_get("kid")?,
-                    r.try_get("state")?,
+                    kid,
+                    state,
                     r.try_get("activate_at")?,
                     r.try_get("retire_at")?,
                 ))
@@ -176,7 +241,7 @@ impl Store {
         for key in keys {
             let present: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE state = $1")
-                    .bind(&key.state)
+                    .bind(key.state.as_str())
                     .fetch_one(&mut *tx)
                     .await?;
             if present == 0 {
@@ -209,7 +274,14 @@ impl Store {
              AND (SELECT COUNT(*) FROM signing_keys WHERE state = 'pending') = 1",
         )
         .bind(rotation.activate_at)
-        .bind(if activate_now { "active" } else { "pending" })
+        .bind(
+            if activate_now {
+                KeyState::Active
+            } else {
+                KeyState::Pending
+            }
+            .as_str(),
+        )
         .bind(rotation.pending)
         .bind(rotation.observed_activate_at)
         .execute(&mut *tx)
@@ -257,14 +329,14 @@ impl Store {
             tx.rollback().await?;
             return Ok(Err(RevokeRefusal::NotFound));
         };
-        let state: String = row.try_get("state")?;
+        let state = state_of(&row, kid)?;
         let old_activate_at: i64 = row.try_get("activate_at")?;
-        if state == "retired" || state == "revoked" {
+        if matches!(state, KeyState::Retired | KeyState::Revoked) {
             tx.rollback().await?;
             return Ok(Err(RevokeRefusal::Gone(state)));
         }
         let mut promoted = None;
-        if state == "active" {
+        if state == KeyState::Active {
             let next: Option<String> = sqlx::query_scalar(
                 "SELECT kid FROM signing_keys WHERE state = 'pending' \
                  ORDER BY activate_at, kid LIMIT 1",
@@ -296,11 +368,11 @@ impl Store {
             sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE state = 'pending'")
                 .fetch_one(&mut *tx)
                 .await?;
-        let successor = successor.filter(|_| pending_left == 0 && state != "retiring");
+        let successor = successor.filter(|_| pending_left == 0 && state != KeyState::Retiring);
         let successor_inserted = successor.is_some();
         if let Some(successor) = successor {
             let mut successor = successor.clone();
-            if state == "pending" {
+            if state == KeyState::Pending {
                 successor.activate_at = successor.activate_at.max(old_activate_at);
             }
             insert_key_query(&successor).execute(&mut *tx).await?;
@@ -353,7 +425,7 @@ fn insert_key_query(
          VALUES ($1, $2, 'RS256', $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&key.kid)
-    .bind(&key.state)
+    .bind(key.state.as_str())
     .bind(key.bits)
     .bind(&key.n)
     .bind(&key.e)
@@ -365,9 +437,10 @@ fn insert_key_query(
 }
 
 fn key_from_row(row: &AnyRow) -> Result<StoredKey, StoreError> {
+    let kid: String = row.try_get("kid")?;
     Ok(StoredKey {
-        kid: row.try_get("kid")?,
-        state: row.try_get("state")?,
+        state: state_of(row, &kid)?,
+        kid,
         bits: row.try_get("bits")?,
         n: row.try_get("n")?,
         e: row.try_get("e")?,
@@ -377,4 +450,33 @@ fn key_from_row(row: &AnyRow) -> Result<StoredKey, StoreError> {
         retire_at: row.try_get("retire_at")?,
         signed_count: row.try_get("signed_count")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_states_read_back_what_they_store() {
+        let all = [
+            KeyState::Pending,
+            KeyState::Active,
+            KeyState::Retiring,
+            KeyState::Retired,
+            KeyState::Revoked,
+        ];
+        for state in all {
+            assert_eq!(KeyState::parse(state.as_str()), Some(state));
+            assert_eq!(state.to_string(), state.as_str());
+        }
+        assert_eq!(KeyState::parse("Active"), None);
+        assert_eq!(KeyState::parse(""), None);
+        let published: Vec<_> = all.into_iter().filter(|s| s.published()).collect();
+        assert_eq!(
+            published,
+            [KeyState::Pending, KeyState::Active, KeyState::Retiring]
+        );
+        // Padded like the text it replaces (the CLI's key table).
+        assert_eq!(format!("{:<8}|", KeyState::Active), "active  |");
+    }
 }

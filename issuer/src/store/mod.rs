@@ -35,7 +35,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection as _};
 pub use audit::AuditEvent;
 pub use clients::{CLIENT_CACHE_TTL, Client};
 pub use error::{OpenError, StoreError};
-pub use keys::{KeyRevocation, KeyRotation, RevokeRefusal, StoredKey};
+pub use keys::{KeyRevocation, KeyRotation, KeyState, RevokeRefusal, StoredKey};
 pub use login_failures::LoginFailures;
 pub use redact::redact_url;
 pub use refresh::{NewRefresh, RefreshFamily, RefreshToken};
