@@ -11,8 +11,17 @@
 //! scopes, audiences) are stored as space-separated text, times as Unix
 //! seconds (refresh tables: milliseconds, columns ending `_ms`), booleans as 0/1.
 //!
-//! Migrations are embedded SQL files under `migrations/{sqlite,postgres}`,
-//! applied by sqlx's [`Migrator`] at start-up and before every CLI command.
+//! Migrations are the SQL files under `migrations/{sqlite,postgres}`, all
+//! of them embedded at build time (`build.rs`, `migrations.rs`) and applied
+//! by sqlx's [`Migrator`](sqlx::migrate::Migrator) at start-up and before
+//! every CLI command.
+//!
+//! This module holds the handle (the pool, connecting, closing). Each table
+//! has a submodule with its row types and its `impl Store` block: `users`,
+//! `clients` (with the client cache), `keys` (`signing_keys` and
+//! [`KeyState`]), `refresh` (families and tokens), `login_failures`,
+//! `audit`; `group_commit` is SQLite's batching writer of refresh
+//! rotations, `error` the error types, `codec` how lists are stored.
 
 mod audit;
 mod clients;
