@@ -181,46 +181,8 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// The lifecycle state of a key (DESIGN "Keys and rotation").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    Pending,
-    Active,
-    Retiring,
-    Retired,
-    Revoked,
-}
-
-impl KeyState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyState::Pending => "pending",
-            KeyState::Active => "active",
-            KeyState::Retiring => "retiring",
-            KeyState::Retired => "retired",
-            KeyState::Revoked => "revoked",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pending" => KeyState::Pending,
-            "active" => KeyState::Active,
-            "retiring" => KeyState::Retiring,
-            "retired" => KeyState::Retired,
-            "revoked" => KeyState::Revoked,
-            _ => return None,
-        })
-    }
-
-    /// Whether keys in this state appear in the JWKS.
-    pub fn published(self) -> bool {
-        matches!(
-            self,
-            KeyState::Pending | KeyState::Active | KeyState::Retiring
-        )
-    }
-}
+// The stored state of a key; defined with the key table.
+pub use crate::store::KeyState;
 
 /// An RSA key pair ready to sign access tokens.
 ///
@@ -471,19 +433,12 @@ impl KeySet {
 
     /// `(kid, state, activate_at, retire_at)` of every published key, by
     /// kid: the shape of [`crate::store::Store::key_states`].
-    pub fn states(&self) -> Vec<(String, String, i64, Option<i64>)> {
+    pub fn states(&self) -> Vec<(String, KeyState, i64, Option<i64>)> {
         let mut states: Vec<_> = self
             .entries
             .iter()
             .filter(|e| e.state.published())
-            .map(|e| {
-                (
-                    e.key.kid().to_owned(),
-                    e.state.as_str().to_owned(),
-                    e.activate_at,
-                    e.retire_at,
-                )
-            })
+            .map(|e| (e.key.kid().to_owned(), e.state, e.activate_at, e.retire_at))
             .collect();
         states.sort_unstable();
         states

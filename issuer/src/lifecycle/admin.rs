@@ -67,9 +67,9 @@ pub async fn key_infos(store: &Store) -> Result<Vec<KeyInfo>, StoreError> {
     Ok(rows
         .into_iter()
         .map(|row| KeyInfo {
-            published: KeyState::parse(&row.state).is_some_and(KeyState::published),
+            published: row.state.published(),
             kid: row.kid,
-            state: row.state,
+            state: row.state.as_str().to_owned(),
             created_at: row.created_at,
             activate_at: row.activate_at,
             retire_at: row.retire_at,
@@ -115,7 +115,10 @@ impl KeyManager {
     ) -> Result<RotateResponse, AdminOpError> {
         let settings = &self.settings;
         let rows = self.store.list_keys().await?;
-        let pending: Vec<&StoredKey> = rows.iter().filter(|k| k.state == "pending").collect();
+        let pending: Vec<&StoredKey> = rows
+            .iter()
+            .filter(|k| k.state == KeyState::Pending)
+            .collect();
         let [candidate] = pending.as_slice() else {
             return Err(match pending.first() {
                 None => AdminOpError::Conflict(
@@ -146,7 +149,7 @@ impl KeyManager {
                 candidate.kid, candidate.activate_at
             )));
         }
-        let active = rows.iter().find(|k| k.state == "active");
+        let active = rows.iter().find(|k| k.state == KeyState::Active);
         let retire_at = safe_at.saturating_add(settings.retire_delay_secs());
         let key = rows::generate(settings).await?;
         let successor = rows::new_row(
@@ -211,7 +214,7 @@ impl KeyManager {
         };
         // A replacement pending key, generated outside the transaction; the
         // store inserts it only if no pending key is left.
-        let successor = if matches!(target.state.as_str(), "active" | "pending") {
+        let successor = if matches!(target.state, KeyState::Active | KeyState::Pending) {
             let key = rows::generate(settings).await?;
             let at = rows::successor_activation(settings, now, now);
             Some(rows::new_row(&key, &self.kek, KeyState::Pending, now, at)?)
@@ -250,7 +253,7 @@ impl KeyManager {
                 .list_keys()
                 .await?
                 .into_iter()
-                .find(|k| k.state == "active")
+                .find(|k| k.state == KeyState::Active)
                 .map(|k| k.kid)
                 .unwrap_or_default(),
         };

@@ -41,7 +41,7 @@ pub enum LifecycleError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("stored key {0} has an unknown state or size")]
+    #[error("stored key {0} does not match its public key or size")]
     BadRow(String),
     #[error("no usable active key and none could be created")]
     NoActive,

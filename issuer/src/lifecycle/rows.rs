@@ -21,7 +21,7 @@ pub(super) fn new_row(
     let sealed = kek.seal(key.kid(), &der)?;
     Ok(StoredKey {
         kid: key.kid().to_owned(),
-        state: state.as_str().to_owned(),
+        state,
         bits: i64::try_from(key.bits()).unwrap_or(0),
         n: jwk.n.clone().unwrap_or_default(),
         e: jwk.e.clone().unwrap_or_default(),
@@ -34,8 +34,7 @@ pub(super) fn new_row(
 }
 
 fn open_row(row: &StoredKey, kek: &Kek) -> Result<Option<KeyEntry>, LifecycleError> {
-    let state =
-        KeyState::parse(&row.state).ok_or_else(|| LifecycleError::BadRow(row.kid.clone()))?;
+    let state = row.state;
     if !state.published() {
         return Ok(None);
     }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use issuer::store::KeyState;
 use shared::admin::{AdminError, KeyList, RevokeResponse, RotateResponse};
 
 use crate::helpers::{
@@ -167,7 +168,7 @@ async fn bad_admin_requests_get_clear_errors_never_500() {
     let rows = app.store.list_keys().await.unwrap();
     assert_eq!(
         rows.iter().find(|k| k.kid == active).unwrap().state,
-        "active"
+        KeyState::Active
     );
 
     // Revoking an already revoked key: 409.
@@ -327,9 +328,12 @@ async fn emergency_revoke_drops_the_key_at_once_and_revokes_its_sessions() {
     // Private material destroyed.
     let rows = app.store.list_keys().await.unwrap();
     let row = rows.iter().find(|k| k.kid == compromised).unwrap();
-    assert_eq!(row.state, "revoked");
+    assert_eq!(row.state, KeyState::Revoked);
     assert_eq!(row.private_key, None);
-    assert_eq!(rows.iter().filter(|k| k.state == "active").count(), 1);
+    assert_eq!(
+        rows.iter().filter(|k| k.state == KeyState::Active).count(),
+        1
+    );
     let events = app.store.audit_kinds(10_000).await.unwrap();
     assert!(events.iter().any(|(k, _)| k == "key_revoked"));
 

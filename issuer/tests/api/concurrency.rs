@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use issuer::store::KeyState;
+
 use crate::procs::{self, SECRET};
 
 #[tokio::test]
@@ -19,7 +21,10 @@ async fn two_processes_bootstrap_and_rotate_once() {
 
     let keys = store.list_keys().await.unwrap();
     assert_eq!(keys.len(), 2, "one active and one pending key: {keys:?}");
-    assert_eq!(keys.iter().filter(|k| k.state == "active").count(), 1);
+    assert_eq!(
+        keys.iter().filter(|k| k.state == KeyState::Active).count(),
+        1
+    );
 
     let http = procs::http();
     let res = http
@@ -55,8 +60,17 @@ async fn two_processes_bootstrap_and_rotate_once() {
 
     let after = store.list_keys().await.unwrap();
     assert_eq!(after.len(), 3, "exactly one new key: {after:?}");
-    assert_eq!(after.iter().filter(|k| k.state == "active").count(), 1);
-    assert_eq!(after.iter().filter(|k| k.state == "pending").count(), 2);
+    assert_eq!(
+        after.iter().filter(|k| k.state == KeyState::Active).count(),
+        1
+    );
+    assert_eq!(
+        after
+            .iter()
+            .filter(|k| k.state == KeyState::Pending)
+            .count(),
+        2
+    );
     let new_kid = after
         .iter()
         .find(|k| !keys.iter().any(|old| old.kid == k.kid))

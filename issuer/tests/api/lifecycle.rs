@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use issuer::Application;
+use issuer::store::KeyState;
 use shared::admin::RotateResponse;
 
 use crate::admin::{add_admin_clients, admin_token};
@@ -106,10 +107,16 @@ async fn scheduled_cycle_never_signs_unpublished_or_drops_live_keys() {
     assert_eq!(now_published.len(), 2);
     let rows = app.store.list_keys().await.unwrap();
     let old = rows.iter().find(|k| k.kid == first).unwrap();
-    assert_eq!(old.state, "retired");
+    assert_eq!(old.state, KeyState::Retired);
     assert_eq!(old.private_key, None);
-    assert_eq!(rows.iter().filter(|k| k.state == "active").count(), 1);
-    assert_eq!(rows.iter().filter(|k| k.state == "pending").count(), 1);
+    assert_eq!(
+        rows.iter().filter(|k| k.state == KeyState::Active).count(),
+        1
+    );
+    assert_eq!(
+        rows.iter().filter(|k| k.state == KeyState::Pending).count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -145,9 +152,9 @@ async fn restart_mid_rotation_resumes_the_same_schedule() {
     })
     .await;
     let after = app.store.list_keys().await.unwrap();
-    let summary = |rows: &[issuer::store::StoredKey]| -> Vec<(String, String, i64)> {
+    let summary = |rows: &[issuer::store::StoredKey]| -> Vec<(String, KeyState, i64)> {
         rows.iter()
-            .map(|k| (k.kid.clone(), k.state.clone(), k.activate_at))
+            .map(|k| (k.kid.clone(), k.state, k.activate_at))
             .collect()
     };
     if shared::now_unix() < rotated.activate_at {

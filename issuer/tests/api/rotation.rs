@@ -60,9 +60,12 @@ async fn pending_key_activates_and_old_key_retires_on_schedule() {
     assert!(!published.contains(&first));
     let rows = app.store.list_keys().await.unwrap();
     let old = rows.iter().find(|k| k.kid == first).unwrap();
-    assert_eq!(old.state, "retired");
+    assert_eq!(old.state, KeyState::Retired);
     assert_eq!(old.private_key, None);
-    assert_eq!(rows.iter().filter(|k| k.state == "active").count(), 1);
+    assert_eq!(
+        rows.iter().filter(|k| k.state == KeyState::Active).count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -79,7 +82,15 @@ async fn an_instance_that_lost_the_race_changes_nothing() {
     // A second instance tries the same promotion.
     assert!(!app.store.activate_key(pending.key.kid(), 2).await.unwrap());
     let rows = app.store.list_keys().await.unwrap();
-    assert_eq!(rows.iter().filter(|k| k.state == "active").count(), 1);
-    assert_eq!(rows.iter().filter(|k| k.state == "retiring").count(), 1);
+    assert_eq!(
+        rows.iter().filter(|k| k.state == KeyState::Active).count(),
+        1
+    );
+    assert_eq!(
+        rows.iter()
+            .filter(|k| k.state == KeyState::Retiring)
+            .count(),
+        1
+    );
     assert!(rows.iter().all(|k| k.retire_at != Some(2)));
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use issuer::store::KeyState;
 use shared::admin::RotateResponse;
 
 use crate::helpers::{kid_of, kids, test_database_url, verify_with_jwks};
@@ -357,7 +358,10 @@ async fn sigkill_inside_a_transaction_rolls_it_back() {
     assert_eq!(res.status().as_u16(), 200);
     let keys = store.list_keys().await.unwrap();
     assert_eq!(keys.len(), keys_before.len() + 1, "exactly one new key");
-    assert_eq!(keys.iter().filter(|k| k.state == "active").count(), 1);
+    assert_eq!(
+        keys.iter().filter(|k| k.state == KeyState::Active).count(),
+        1
+    );
     pool.close().await;
     store.close().await;
 }

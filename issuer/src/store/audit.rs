@@ -1,0 +1,79 @@
+//! The `audit_events` table: one row per security-relevant event.
+
+use sqlx::{Any, Row as _};
+
+use super::{Store, StoreError};
+
+/// One audit record. Never holds a secret.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEvent<'a> {
+    pub kind: &'a str,
+    pub subject: Option<&'a str>,
+    pub client: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+/// An [`AuditEvent`] that owns its text, to be written later (by the
+/// SQLite group-commit writer or the PostgreSQL one-statement rotation).
+#[derive(Debug)]
+pub(super) struct OwnedAuditEvent {
+    pub(super) kind: String,
+    pub(super) subject: Option<String>,
+    pub(super) client: Option<String>,
+    pub(super) ip: Option<String>,
+    pub(super) request_id: Option<String>,
+    pub(super) detail: Option<String>,
+}
+
+impl From<&AuditEvent<'_>> for OwnedAuditEvent {
+    fn from(e: &AuditEvent<'_>) -> Self {
+        let own = |v: Option<&str>| v.map(str::to_owned);
+        OwnedAuditEvent {
+            kind: e.kind.to_owned(),
+            subject: own(e.subject),
+            client: own(e.client),
+            ip: own(e.ip),
+            request_id: own(e.request_id),
+            detail: own(e.detail),
+        }
+    }
+}
+
+impl Store {
+    pub async fn audit(&self, event: &AuditEvent<'_>) -> Result<(), StoreError> {
+        audit_query(event).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Audit events of one kind, newest first (for tests and tooling).
+    pub async fn audit_kinds(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let rows = sqlx::query("SELECT kind, subject FROM audit_events ORDER BY id DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("kind")?, r.try_get("subject")?)))
+            .collect()
+    }
+}
+
+pub(super) fn audit_query<'q>(
+    event: &AuditEvent<'q>,
+) -> sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, kind, subject, client, ip, request_id, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(shared::now_unix())
+    .bind(event.kind)
+    .bind(event.subject)
+    .bind(event.client)
+    .bind(event.ip)
+    .bind(event.request_id)
+    .bind(event.detail)
+}
