@@ -41,7 +41,7 @@ pub enum LifecycleError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("stored key {0} does not match its public key or size")]
+    #[error("stored key {0} has no private key, or one that does not match its public key")]
     BadRow(String),
     #[error("no usable active key and none could be created")]
     NoActive,
