@@ -11,7 +11,6 @@ mod call;
 mod drill;
 mod http;
 mod inspect;
-mod svg;
 mod time;
 mod token;
 
