@@ -75,7 +75,8 @@ pub struct RefreshConfig {
     /// (default 0, at most 60s).
     pub grace: Duration,
     /// `ISSUER_REFRESH_COOKIE`: deliver refresh tokens in an `HttpOnly`
-    /// cookie instead of the response body (default false).
+    /// cookie instead of the response body (default false; `true/false`,
+    /// `1/0`, `yes/no`, `on/off`).
     pub cookie: bool,
 }
 
@@ -139,7 +140,8 @@ pub struct Config {
     pub db_startup_wait: Duration,
     /// `ISSUER_PASSWORD_HASH_CONCURRENCY`: Argon2 jobs at once (default 2 × cores).
     pub password_hash_concurrency: usize,
-    /// `ISSUER_LOG_FORMAT=json` or `LOG_FORMAT=json`.
+    /// `ISSUER_LOG_FORMAT=json`, or `LOG_FORMAT=json` when the former is
+    /// unset (see `shared::telemetry::log_json`).
     pub log_json: bool,
 }
 
@@ -406,17 +408,7 @@ impl Config {
                 Duration::ZERO,
                 secs(60),
             )?,
-            cookie: match env.optional("ISSUER_REFRESH_COOKIE") {
-                None => d.refresh.cookie,
-                Some(v) if v == "true" || v == "1" => true,
-                Some(v) if v == "false" || v == "0" => false,
-                Some(_) => {
-                    return Err(ConfigError::new(
-                        "ISSUER_REFRESH_COOKIE",
-                        "expected true or false",
-                    ));
-                }
-            },
+            cookie: env.bool("ISSUER_REFRESH_COOKIE", d.refresh.cookie)?,
         };
 
         let workers = positive(env, "ISSUER_WORKERS", d.workers)?;
@@ -446,20 +438,7 @@ impl Config {
             d.password_hash_concurrency,
         )?;
 
-        let log_json = match env
-            .optional("ISSUER_LOG_FORMAT")
-            .or_else(|| env.optional("LOG_FORMAT"))
-        {
-            None => false,
-            Some(f) if f.eq_ignore_ascii_case("json") => true,
-            Some(f) if f.eq_ignore_ascii_case("text") || f.eq_ignore_ascii_case("pretty") => false,
-            Some(_) => {
-                return Err(ConfigError::new(
-                    "ISSUER_LOG_FORMAT",
-                    "expected json or text",
-                ));
-            }
-        };
+        let log_json = shared::telemetry::log_json(env, "ISSUER_LOG_FORMAT")?;
 
         let config = Config {
             listen,
@@ -646,10 +625,41 @@ mod tests {
             ("ISSUER_WORKERS", "0"),
             ("ISSUER_REFRESH_GRACE", "61s"),
             ("ISSUER_REFRESH_TOKEN_IDLE_TTL", "0"),
-            ("ISSUER_REFRESH_COOKIE", "yes"),
+            ("ISSUER_REFRESH_COOKIE", "maybe"),
+            ("LOG_FORMAT", "xml"),
         ] {
             let err = Config::from_reader(&EnvReader::from_map([(var, value)])).err();
             assert_eq!(err.map(|e| e.var), Some(var.to_owned()), "{var}={value}");
+        }
+    }
+
+    #[test]
+    fn booleans_and_the_log_format_read_the_common_dialects() {
+        for (value, want) in [("true", true), ("1", true), ("yes", true), ("ON", true)] {
+            let env = EnvReader::from_map([("ISSUER_REFRESH_COOKIE", value)]);
+            let config = Config::from_reader(&env);
+            assert_eq!(config.map(|c| c.refresh.cookie), Ok(want), "{value}");
+        }
+        for (value, want) in [
+            ("false", false),
+            ("0", false),
+            ("no", false),
+            ("Off", false),
+        ] {
+            let env = EnvReader::from_map([("ISSUER_REFRESH_COOKIE", value)]);
+            let config = Config::from_reader(&env);
+            assert_eq!(config.map(|c| c.refresh.cookie), Ok(want), "{value}");
+        }
+        for (vars, want) in [
+            (vec![("LOG_FORMAT", "json")], true),
+            (vec![("ISSUER_LOG_FORMAT", "JSON")], true),
+            (
+                vec![("ISSUER_LOG_FORMAT", "text"), ("LOG_FORMAT", "json")],
+                false,
+            ),
+        ] {
+            let config = Config::from_reader(&EnvReader::from_map(vars.clone()));
+            assert_eq!(config.map(|c| c.log_json), Ok(want), "{vars:?}");
         }
     }
 
