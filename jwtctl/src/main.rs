@@ -11,7 +11,6 @@ mod call;
 mod drill;
 mod http;
 mod inspect;
-mod svg;
 mod time;
 mod token;
 
@@ -113,31 +112,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Parses `5s`, `500ms`, `2m` or a bare number of seconds.
+/// The longest duration a flag takes.
+const MAX_FLAG_DURATION: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// A duration flag (clap `value_parser`) in the workspace's one syntax,
+/// [`shared::config::parse_duration`] (`5s`, `500ms`, `2m`, `1.5`: a bare
+/// number is seconds), from 0 to 24 h.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let text = text.trim();
-    let (num, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 5s, 500ms or 2m"))?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
-            ));
-        }
-    };
-    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
-        return Err(format!("`{text}` is out of range (0 to 24h)"));
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
+    shared::config::parse_duration_within(text, std::time::Duration::ZERO, MAX_FLAG_DURATION)
+        .map_err(|e| format!("`{}`: {e}", text.trim()))
 }
 
 /// `AUDIENCE=URL`: a resource service and the audience its tokens need.
@@ -160,4 +143,36 @@ pub fn parse_resource(text: &str) -> Result<ResourceSpec, String> {
         audience: audience.to_owned(),
         url: url.trim_end_matches('/').to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn duration_flags_keep_their_meaning_and_cap() {
+        for (text, want) in [
+            ("30s", Duration::from_secs(30)),
+            ("500ms", Duration::from_millis(500)),
+            ("2m", Duration::from_secs(120)),
+            ("2min", Duration::from_secs(120)),
+            ("1h", Duration::from_secs(3600)),
+            ("1.5", Duration::from_millis(1500)),
+            ("0", Duration::ZERO),
+            ("24h", Duration::from_secs(86_400)),
+            ("1d", Duration::from_secs(86_400)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(want), "{text}");
+        }
+        for text in ["25h", "2d", "soon", "5x", "-1s"] {
+            assert!(parse_duration(text).is_err(), "{text}");
+        }
+        assert!(
+            parse_duration("25h").is_err_and(|e| e.contains("between 0ms and 1d")),
+            "{:?}",
+            parse_duration("25h")
+        );
+    }
 }

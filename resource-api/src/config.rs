@@ -15,7 +15,10 @@
 //! | `RESOURCE_LEEWAY` | `30s` | clock-skew allowance for `exp` and `nbf`, at most 60s |
 //! | `RESOURCE_RESULT_CACHE` | `0` | verified-token cache entries (0 = off) |
 //! | `RESOURCE_MAX_ITEMS` | `1000` | items kept in memory; the oldest go first |
-//! | `LOG_FORMAT` | `text` | `json` for one JSON object per log line |
+//! | `RESOURCE_LOG_FORMAT`, else `LOG_FORMAT` | `text` | `json` for one JSON object per log line |
+//!
+//! Booleans take `true/false`, `1/0`, `yes/no` or `on/off`; durations a
+//! number of seconds or a unit (`500ms`, `30s`, `10m`, `1h`, `14d`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -84,7 +87,7 @@ impl Settings {
             leeway: env.duration("RESOURCE_LEEWAY", secs(30), any.0, secs(60))?,
             result_cache: env.parse("RESOURCE_RESULT_CACHE", 0, "a number of entries (0 = off)")?,
             max_items: env.parse("RESOURCE_MAX_ITEMS", 1000, "a number of items")?,
-            log_json: shared::telemetry::json_requested(),
+            log_json: shared::telemetry::log_json(env, "RESOURCE_LOG_FORMAT")?,
             service_name,
         })
         .and_then(Settings::checked)
@@ -131,5 +134,36 @@ mod tests {
             Settings::from_env(&env).err().map(|e| e.var),
             Some("RESOURCE_JWKS_MIN_TTL".to_owned())
         );
+    }
+
+    #[test]
+    fn log_format_and_booleans_read_the_common_dialects() {
+        let env = EnvReader::from_map([
+            ("RESOURCE_LOG_FORMAT", "json"),
+            ("LOG_FORMAT", "text"),
+            ("RESOURCE_ALLOW_INSECURE_HTTP", "YES"),
+        ]);
+        let s = Settings::from_env(&env).ok();
+        assert_eq!(
+            s.map(|s| (s.log_json, s.allow_insecure_http)),
+            Some((true, true))
+        );
+        let env = EnvReader::from_map([("LOG_FORMAT", "json")]);
+        assert_eq!(
+            Settings::from_env(&env).ok().map(|s| s.log_json),
+            Some(true)
+        );
+        for (var, value) in [
+            ("LOG_FORMAT", "xml"),
+            ("RESOURCE_LOG_FORMAT", "xml"),
+            ("RESOURCE_ALLOW_INSECURE_HTTP", "maybe"),
+        ] {
+            let env = EnvReader::from_map([(var, value)]);
+            assert_eq!(
+                Settings::from_env(&env).err().map(|e| e.var),
+                Some(var.to_owned()),
+                "{var}={value}"
+            );
+        }
     }
 }

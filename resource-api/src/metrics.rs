@@ -46,7 +46,7 @@ impl Metrics {
 /// `GET /metrics`
 pub async fn endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .content_type(shared::http_metrics::CONTENT_TYPE)
         .body(metrics.render())
 }
 

@@ -87,20 +87,17 @@ impl EnvReader {
         }
     }
 
-    /// `true/false`, `1/0`, `yes/no`, `on/off`.
+    /// A boolean in the one dialect of every binary: see [`parse_bool`].
     pub fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.optional(name).map(|v| v.to_ascii_lowercase()) {
+        match self.optional(name) {
             None => Ok(default),
-            Some(v) => match v.as_str() {
-                "1" | "true" | "yes" | "on" => Ok(true),
-                "0" | "false" | "no" | "off" => Ok(false),
-                _ => Err(ConfigError::new(name, "expected true or false")),
-            },
+            Some(raw) => parse_bool(&raw).ok_or_else(|| {
+                ConfigError::new(name, "expected true/false, 1/0, yes/no or on/off")
+            }),
         }
     }
 
-    /// A duration: plain seconds (`600`) or with a unit (`500ms`, `30s`,
-    /// `10m`, `1h`, `14d`), checked against `[min, max]`.
+    /// A duration (see [`parse_duration`]) checked against `[min, max]`.
     pub fn duration(
         &self,
         name: &str,
@@ -108,41 +105,88 @@ impl EnvReader {
         min: Duration,
         max: Duration,
     ) -> Result<Duration, ConfigError> {
-        let value = match self.optional(name) {
-            None => return Ok(default),
-            Some(raw) => parse_duration(&raw).ok_or_else(|| {
-                ConfigError::new(name, "expected a duration such as 600, 30s, 10m, 1h or 14d")
-            })?,
-        };
-        if value < min || value > max {
-            return Err(ConfigError::new(
-                name,
-                format!(
-                    "must be between {} and {}",
-                    format_duration(min),
-                    format_duration(max)
-                ),
-            ));
+        match self.optional(name) {
+            None => Ok(default),
+            Some(raw) => parse_duration_within(&raw, min, max).map_err(|e| match e {
+                DurationError::Malformed => {
+                    ConfigError::new(name, "expected a duration such as 600, 30s, 10m, 1h or 14d")
+                }
+                out_of_range => ConfigError::new(name, out_of_range.to_string()),
+            }),
         }
-        Ok(value)
     }
 }
 
-/// Parses `600`, `500ms`, `30s`, `10m`, `1h` or `14d`.
-pub fn parse_duration(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (digits, unit) = raw.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let secs = |mult: u64| n.checked_mul(mult).map(Duration::from_secs);
-    match unit {
-        "" | "s" => secs(1),
-        "ms" => Some(Duration::from_millis(n)),
-        "m" => secs(60),
-        "h" => secs(3600),
-        "d" => secs(86_400),
+/// `true/false`, `1/0`, `yes/no`, `on/off`, in any case; `None` for
+/// anything else. The one boolean dialect of every binary's configuration.
+pub fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
         _ => None,
     }
+}
+
+/// Parses a duration, the one syntax of every binary (environment variables
+/// and command-line flags alike): a non-negative number, decimals allowed,
+/// with an optional unit `ms`, `s`, `m` (or `min`), `h` or `d`. A bare
+/// number is seconds: `600`, `1.5`, `500ms`, `30s`, `10m`, `1h`, `14d`.
+/// Precision is one nanosecond; `None` when malformed or too large.
+pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos_per_unit: u128 = match unit {
+        "" | "s" => 1_000_000_000,
+        "ms" => 1_000_000,
+        "m" | "min" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
+        _ => return None,
+    };
+    let int: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    // Digits beyond the 18th cannot reach a nanosecond of any unit here.
+    let frac = &frac[..frac.len().min(18)];
+    let frac_value: u128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
+    let scale = 10u128.pow(frac.len() as u32);
+    let nanos = int.checked_mul(nanos_per_unit)? + frac_value * nanos_per_unit / scale;
+    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+    Some(Duration::new(secs, (nanos % 1_000_000_000) as u32))
+}
+
+/// Why a duration was refused by [`parse_duration_within`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("expected a duration such as 600, 1.5, 500ms, 30s, 10m, 1h or 14d")]
+    Malformed,
+    #[error("must be between {} and {}", format_duration(*min), format_duration(*max))]
+    OutOfRange { min: Duration, max: Duration },
+}
+
+/// [`parse_duration`], then checked against the caller's `[min, max]`.
+pub fn parse_duration_within(
+    raw: &str,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, DurationError> {
+    let value = parse_duration(raw).ok_or(DurationError::Malformed)?;
+    if value < min || value > max {
+        return Err(DurationError::OutOfRange { min, max });
+    }
+    Ok(value)
 }
 
 /// Renders a duration in the largest whole unit (`90s`, `10m`, `14d`).
@@ -196,6 +240,100 @@ mod tests {
         assert_eq!(parse_duration("10 minutes"), None);
         assert_eq!(parse_duration("-5"), None);
         assert_eq!(format_duration(Duration::from_secs(600)), "10m");
+    }
+
+    #[test]
+    fn durations_take_the_union_of_the_old_units() {
+        let ms = Duration::from_millis;
+        let secs = Duration::from_secs;
+        for (text, want) in [
+            // The configuration's syntax.
+            ("0", secs(0)),
+            ("30s", secs(30)),
+            ("1h", secs(3600)),
+            (" 5m ", secs(300)),
+            ("3650d", secs(3650 * 86_400)),
+            // The command line's syntax.
+            ("1.5", ms(1500)),
+            ("0.5s", ms(500)),
+            ("2min", secs(120)),
+            ("1.5m", secs(90)),
+            (".25s", ms(250)),
+            ("5.", secs(5)),
+            ("0.0015s", Duration::from_micros(1500)),
+            ("1.000000000001", secs(1)),
+        ] {
+            assert_eq!(parse_duration(text), Some(want), "{text}");
+        }
+        for text in [
+            "",
+            ".",
+            "s",
+            "5 s",
+            "5S",
+            "+5",
+            "1e3",
+            "1.2.3",
+            "5x",
+            "inf",
+            "NaN",
+            "1..2",
+            "-0.5s",
+            "99999999999999999999999d",
+        ] {
+            assert_eq!(parse_duration(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn duration_caps_are_the_callers() {
+        let secs = Duration::from_secs;
+        assert_eq!(
+            parse_duration_within("90s", secs(60), secs(3600)),
+            Ok(secs(90))
+        );
+        assert_eq!(
+            parse_duration_within("2h", secs(60), secs(3600))
+                .err()
+                .map(|e| e.to_string()),
+            Some("must be between 1m and 1h".to_owned())
+        );
+        assert_eq!(
+            parse_duration_within("soon", secs(0), secs(1)),
+            Err(DurationError::Malformed)
+        );
+        // The bounds themselves are inside.
+        assert!(parse_duration_within("1m", secs(60), secs(3600)).is_ok());
+        assert!(parse_duration_within("1h", secs(60), secs(3600)).is_ok());
+    }
+
+    #[test]
+    fn one_boolean_dialect() {
+        for (text, want) in [
+            ("true", true),
+            ("TRUE", true),
+            ("1", true),
+            ("yes", true),
+            ("On", true),
+            ("false", false),
+            ("0", false),
+            ("No", false),
+            ("off", false),
+        ] {
+            assert_eq!(parse_bool(text), Some(want), "{text}");
+            let env = EnvReader::from_map([("FLAG", text)]);
+            assert_eq!(env.bool("FLAG", !want), Ok(want), "{text}");
+        }
+        for text in ["2", "y", "enabled", "truthy"] {
+            assert_eq!(parse_bool(text), None, "{text}");
+            let env = EnvReader::from_map([("FLAG", text)]);
+            assert_eq!(
+                env.bool("FLAG", false).err().map(|e| e.var),
+                Some("FLAG".to_owned())
+            );
+        }
+        let env = EnvReader::from_map::<&str, &str>([]);
+        assert_eq!(env.bool("FLAG", true), Ok(true));
     }
 
     #[test]

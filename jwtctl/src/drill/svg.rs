@@ -1,13 +1,19 @@
 //! The drill timeline as a hand-written SVG: successful calls per second,
 //! refusals per second (valid ones in red, expected ones in orange) and the
-//! key events as vertical lines.
+//! key events as vertical lines. Calls are counted by their [`Outcome`]'s
+//! [`Band`], the classification the verdict reads.
 
 use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::outcome::{Band, Outcome};
 
 /// Width of one timeline bin in seconds.
 pub const BIN: f64 = 0.5;
 
-#[derive(Debug, Clone, Default)]
+/// One [`BIN`] of the timeline (also the JSON report's `timeline` entries).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Bin {
     pub t: f64,
     pub ok: u64,
@@ -16,9 +22,9 @@ pub struct Bin {
     pub errors: u64,
 }
 
-/// Bins `(time, outcome class)` of resource calls. Only whole bins are
-/// kept: a last, partial one would show as a false drop in the rate.
-pub fn bins(calls: &[(f64, &str)], elapsed: f64) -> Vec<Bin> {
+/// Bins `(time, outcome)` of resource calls. Only whole bins are kept: a
+/// last, partial one would show as a false drop in the rate.
+pub fn bins(calls: &[(f64, Outcome)], elapsed: f64) -> Vec<Bin> {
     let n = ((elapsed / BIN).floor() as usize).clamp(1, 100_000);
     let mut out: Vec<Bin> = (0..n)
         .map(|i| Bin {
@@ -26,15 +32,15 @@ pub fn bins(calls: &[(f64, &str)], elapsed: f64) -> Vec<Bin> {
             ..Bin::default()
         })
         .collect();
-    for (t, class) in calls {
+    for (t, outcome) in calls {
         let Some(b) = out.get_mut((t / BIN) as usize) else {
             continue;
         };
-        match *class {
-            "ok" => b.ok += 1,
-            "refused_valid" | "refused_expired" => b.refused_valid += 1,
-            "refused_revoked_key" | "refused_during_emergency" => b.refused_expected += 1,
-            _ => b.errors += 1,
+        match outcome.band() {
+            Band::Ok => b.ok += 1,
+            Band::RefusedValid => b.refused_valid += 1,
+            Band::RefusedExpected => b.refused_expected += 1,
+            Band::Error => b.errors += 1,
         }
     }
     out
@@ -145,7 +151,7 @@ pub fn render(bins: &[Bin], marks: &[(f64, String)], elapsed: f64) -> String {
     for (color, label) in [
         ("#2ca02c", "successful calls/s"),
         ("#d62728", "valid requests refused/s"),
-        ("#f39c12", "expected refusals/s (revoked key)"),
+        ("#f39c12", "expected refusals/s (revoked, expired)"),
         ("#7f7f7f", "errors/s"),
         ("#1f77b4", "key event"),
     ] {
@@ -172,4 +178,31 @@ fn nice(v: f64) -> f64 {
         }
     }
     10.0 * mag
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_tokens_are_not_drawn_as_valid_requests_refused() {
+        let calls = [
+            (0.1, Outcome::Ok),
+            (0.2, Outcome::RefusedExpired),
+            (0.3, Outcome::RefusedRevokedKey),
+            (0.6, Outcome::RefusedValid),
+            (0.7, Outcome::TransportError),
+            // In the partial last bin: dropped.
+            (1.2, Outcome::RefusedValid),
+        ];
+        let b = bins(&calls, 1.4);
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            (b[0].ok, b[0].refused_valid, b[0].refused_expected),
+            (1, 0, 2)
+        );
+        assert_eq!((b[1].refused_valid, b[1].errors), (1, 1));
+        let svg = render(&b, &[(0.5, "rotate".to_owned())], 1.4);
+        assert!(svg.starts_with("<svg") && svg.contains("revoked, expired"));
+    }
 }
