@@ -20,7 +20,8 @@
 //! - [`services`]: the JWKS counters read from each service's `/metrics`.
 //! - [`outcome`]: the one classification of a call.
 //! - [`report`]: the typed report (`--json`).
-//! - [`verdict`]: pass or fail, and the text summary.
+//! - [`verdict`]: pass or fail.
+//! - [`summary`]: the text summary.
 //! - [`svg`]: the timeline picture (`--svg`).
 
 mod args;
@@ -30,6 +31,7 @@ mod operations;
 mod outcome;
 mod report;
 mod services;
+mod summary;
 mod svg;
 mod verdict;
 
@@ -151,7 +153,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             skipped: ctx.skipped.load(Ordering::Relaxed),
         },
     );
-    verdict::print_summary(&report);
+    summary::print_summary(&report);
     write_outputs(&ctx.args, &report, &events, elapsed)?;
     Ok(if report.passed {
         ExitCode::SUCCESS
