@@ -11,13 +11,7 @@ use jwks_client::{CacheSettings, HttpSettings, IssuerConfig, Verifier};
 
 use crate::config::Settings;
 use crate::metrics::{self, Metrics};
-use crate::routes::{self, admin, health, items, me};
-
-/// What handlers know about the service they run in.
-#[derive(Debug, Clone)]
-pub struct ServiceInfo {
-    pub name: String,
-}
+use crate::routes::{self, ServiceInfo, admin, health, items, me};
 
 /// A bound, not yet running, resource service.
 pub struct Application {

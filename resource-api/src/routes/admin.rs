@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use jwks_client::actix::{AuthError, Bearer};
 
-use crate::startup::ServiceInfo;
+use super::ServiceInfo;
 
 pub const ADMIN_ROLE: &str = "admin";
 

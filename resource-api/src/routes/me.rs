@@ -6,7 +6,7 @@ use jwks_client::actix::Bearer;
 use serde::{Serialize, Serializer};
 use shared::claims::Audience;
 
-use crate::startup::ServiceInfo;
+use super::ServiceInfo;
 
 #[derive(Serialize)]
 struct Me<'a> {

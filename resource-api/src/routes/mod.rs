@@ -11,6 +11,12 @@ pub mod me;
 use actix_web::HttpResponse;
 use serde::Serialize;
 
+/// What handlers know about the service they run in.
+#[derive(Debug, Clone)]
+pub struct ServiceInfo {
+    pub name: String,
+}
+
 /// A JSON error body for problems that are not about the token.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody {
@@ -31,6 +37,6 @@ pub fn error(
 
 /// `GET /v1/public`: the same shape of work as `/v1/me` without a token, so a
 /// benchmark can price verification alone.
-pub async fn public(service: actix_web::web::Data<crate::startup::ServiceInfo>) -> HttpResponse {
+pub async fn public(service: actix_web::web::Data<ServiceInfo>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "service": service.name, "public": true }))
 }
