@@ -144,7 +144,7 @@ async fn bad_admin_requests_get_clear_errors_never_500() {
             &pending,
             shared::now_unix(),
             None,
-            &issuer::store::AuditEvent {
+            &testkit::internals::AuditEvent {
                 kind: "test",
                 ..Default::default()
             },
@@ -291,7 +291,7 @@ async fn emergency_revoke_drops_the_key_at_once_and_revokes_its_sessions() {
         .current()
         .entries()
         .iter()
-        .find(|e| e.state == issuer::keys::KeyState::Pending)
+        .find(|e| e.state == testkit::internals::KeyState::Pending)
         .unwrap()
         .key
         .kid()

@@ -57,7 +57,7 @@ async fn refresh_rotates_and_the_old_token_is_refused() {
     let (_, third) = app.refresh_ok(&second).await;
     assert_ne!(third, second);
     // The family records its last use (trigger of migration 0003).
-    let newest = issuer::refresh::hash_token(&third);
+    let newest = testkit::internals::hash_token(&third);
     let row = app.store.find_refresh(&newest).await.unwrap().unwrap();
     assert_eq!(row.family.last_used_ms, row.issued_ms);
     assert!(row.family.last_used_ms >= row.family.created_ms);
@@ -154,12 +154,12 @@ async fn concurrent_refreshes_with_one_token_yield_exactly_one_successor() {
         }
     }
     assert_eq!(winners.len(), 1, "exactly one refresh succeeds");
-    let parent = issuer::refresh::hash_token(&token);
+    let parent = testkit::internals::hash_token(&token);
     assert_eq!(app.store.refresh_children(&parent).await.unwrap(), 1);
     let row = app.store.find_refresh(&parent).await.unwrap().unwrap();
     assert_eq!(
         row.successor.as_deref(),
-        Some(issuer::refresh::hash_token(&winners[0]).as_str())
+        Some(testkit::internals::hash_token(&winners[0]).as_str())
     );
     // A loser that read the token before the winner committed only lost a
     // race; one that read it afterwards presented a rotated token, which is
@@ -187,7 +187,7 @@ async fn concurrent_refreshes_within_grace_all_get_the_same_successor() {
     }
     successors.dedup();
     assert_eq!(successors.len(), 1);
-    let parent = issuer::refresh::hash_token(&token);
+    let parent = testkit::internals::hash_token(&token);
     assert_eq!(app.store.refresh_children(&parent).await.unwrap(), 1);
 }
 
@@ -472,14 +472,14 @@ async fn postgres_rotation_is_atomic_too() {
         }
     }
     assert_eq!(winners, 1);
-    let parent = issuer::refresh::hash_token(&token);
+    let parent = testkit::internals::hash_token(&token);
     assert_eq!(app.store.refresh_children(&parent).await.unwrap(), 1);
 
     let (_, first) = app.login_tokens().await;
     let (_, second) = app.refresh_ok(&first).await;
     let row = app
         .store
-        .find_refresh(&issuer::refresh::hash_token(&second))
+        .find_refresh(&testkit::internals::hash_token(&second))
         .await
         .unwrap()
         .unwrap();
@@ -505,7 +505,7 @@ async fn the_successor_is_kept_sealed_and_only_for_the_grace_window() {
         .await;
     let (_, first) = app.login_tokens().await;
     let (_, second) = app.refresh_ok(&first).await;
-    let parent = issuer::refresh::hash_token(&first);
+    let parent = testkit::internals::hash_token(&first);
     let row = app.store.find_refresh(&parent).await.unwrap().unwrap();
     let sealed = row.successor_sealed.expect("sealed while in the window");
     assert!(
@@ -514,7 +514,7 @@ async fn the_successor_is_kept_sealed_and_only_for_the_grace_window() {
     );
     // The periodic purge (argument: now - grace) keeps it inside the
     // window and drops it once the window is over...
-    let now = issuer::store::now_ms();
+    let now = testkit::internals::now_ms();
     let purge = |before| app.store.purge_sealed_successors(before);
     assert_eq!(purge(now - 30_000).await.unwrap(), 0, "inside the window");
     assert_eq!(purge(now + 1).await.unwrap(), 1);

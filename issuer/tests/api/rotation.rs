@@ -1,8 +1,8 @@
 //! Scheduled key transitions, driven with a simulated clock: no valid token
 //! stops verifying until its key is retired.
 
-use issuer::keys::KeyState;
-use issuer::lifecycle::advance;
+use testkit::internals::KeyState;
+use testkit::internals::advance;
 
 use crate::helpers::{kid_of, kids, spawn_app, verify_with_jwks};
 

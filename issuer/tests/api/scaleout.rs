@@ -155,7 +155,7 @@ async fn two_instances_share_keys_rotations_and_refresh_families() {
         let mut statuses = [ra.unwrap().0, rb.unwrap().0];
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 400], "exactly one instance rotates it");
-        let hash = issuer::refresh::hash_token(&refresh_token);
+        let hash = testkit::internals::hash_token(&refresh_token);
         assert_eq!(store.refresh_children(&hash).await.unwrap(), 1);
     }
 
@@ -175,7 +175,7 @@ async fn two_instances_share_keys_rotations_and_refresh_families() {
         "the family is revoked on A as well"
     );
     let family = store
-        .find_refresh(&issuer::refresh::hash_token(&second))
+        .find_refresh(&testkit::internals::hash_token(&second))
         .await
         .unwrap()
         .unwrap()
@@ -286,7 +286,7 @@ async fn sigkill_inside_a_transaction_rolls_it_back() {
     // A refresh, killed with its claim of the token written.
     let (_, refresh_token) = login(&http, &b.url).await;
     let family = store
-        .find_refresh(&issuer::refresh::hash_token(&refresh_token))
+        .find_refresh(&testkit::internals::hash_token(&refresh_token))
         .await
         .unwrap()
         .unwrap()

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use issuer::config::Config;
+use testkit::internals::Config;
 
 use crate::helpers::{TestApp, expect_oauth_error, spawn_with};
 
