@@ -2,8 +2,8 @@
 //! place: when the issuer moves one, this file is the one to change.
 //! Tests import these from here, not from `issuer::…`.
 
-pub use issuer::config::{Config, KekSource, ThrottleConfig, parse_kek};
-pub use issuer::keys::{Kek, KeyState};
+pub use issuer::config::{Config, KekSource, KeyBits, ThrottleConfig, parse_kek};
+pub use issuer::keys::{Kek, KeyState, SigningKey};
 pub use issuer::lifecycle::advance;
 pub use issuer::password::hash_password;
 pub use issuer::refresh::hash_token;
