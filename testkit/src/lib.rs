@@ -11,10 +11,10 @@
 //!   huge, …). No issuer dependency: jwks-client's tests use only this.
 //! - `db` (feature `issuer`): which database a test issuer gets — SQLite
 //!   in its directory, or PostgreSQL when `ISSUER_TEST_DATABASE_URL` names
-//!   a server — and [`db::postgres_url`] for PostgreSQL-only tests.
+//!   a server — and `db::postgres_url` for PostgreSQL-only tests.
 //! - `fixtures` (feature `issuer`): users and clients as data, the sets
 //!   the suites share, and seeding a store with them.
-//! - `app` (feature `issuer`): [`app::TestApp`], an in-process issuer on
+//! - `app` (feature `issuer`): `app::TestApp`, an in-process issuer on
 //!   port 0, with helpers to get and refresh tokens.
 //! - `oauth` (feature `issuer`): independent token verification against a
 //!   served JWKS, `kid` helpers, the RFC 6749 error-response check.
