@@ -34,17 +34,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use issuer::Application;
-use issuer::config::{Config, KekSource};
-use issuer::domain::clients::hash_client_secret;
-use issuer::password::hash_password;
-use issuer::store::{Client, User};
 use shared::config::Secret;
+use testkit::fixtures::Fixtures;
+use testkit::internals::{Config, KekSource};
 
 const CLIENT_ID: &str = "bench";
 const SECRET: &str = "bench-secret-0123456789";
@@ -347,42 +343,29 @@ async fn main() {
         (load, Duration::from_secs_f64(warmup.clamp(0.0, 60.0)))
     } else {
         let dir = std::env::var("BENCH_DIR").map_or_else(|_| temp.path().to_owned(), Into::into);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
-        // Other ISSUER_* variables (workers, pool size, grace…) apply as usual.
-        let config = Config {
-            listen: "127.0.0.1:0".into(),
-            issuer_url: address.clone(),
-            database_url: format!("sqlite:{}", dir.join("bench.db").display()),
-            kek: KekSource::Inline(Secret::new([7u8; 32])),
-            ..Config::from_env().expect("ISSUER_* configuration")
-        };
-        let app = Application::build_with_listener(config, listener)
-            .await
-            .expect("issuer starts");
-        app.store()
-            .insert_user(&User {
-                name: USERNAME.into(),
-                password_hash: hash_password(PASSWORD.as_bytes()).unwrap(),
-                roles: vec!["admin".into()],
-                scopes: None,
-                audiences: None,
-                disabled: false,
-            })
-            .await
-            .unwrap();
-        app.store()
-            .insert_client(&Client {
-                id: CLIENT_ID.into(),
-                secret_hash: Some(hash_client_secret(SECRET)),
-                scopes: vec!["items:read".into(), "items:write".into()],
-                audiences: vec!["orders".into()],
-                disabled: false,
-            })
-            .await
-            .unwrap();
-        let handle = app.handle();
-        server = Some((handle, tokio::spawn(app.run())));
+        // The test kit's issuer on port 0; other ISSUER_* variables
+        // (workers, pool size, grace…) apply as usual.
+        let app = testkit::spawn_with(&dir, None, |c| {
+            *c = Config {
+                listen: c.listen.clone(),
+                issuer_url: c.issuer_url.clone(),
+                database_url: format!("sqlite:{}", dir.join("bench.db").display()),
+                kek: KekSource::Inline(Secret::new([7u8; 32])),
+                ..Config::from_env().expect("ISSUER_* configuration")
+            };
+        })
+        .await;
+        app.seed(
+            &Fixtures::new().user(USERNAME, PASSWORD, &["admin"]).client(
+                CLIENT_ID,
+                Some(SECRET),
+                &["items:read", "items:write"],
+                &["orders"],
+            ),
+        )
+        .await;
+        let address = app.address.clone();
+        server = Some(app);
         let load = Load {
             token_urls: vec![format!("{address}/oauth2/token")],
             client_id: CLIENT_ID.into(),
@@ -489,8 +472,7 @@ async fn main() {
     }
     println!("{result}");
 
-    if let Some((handle, server)) = server {
-        handle.stop(true).await;
-        server.await.unwrap().unwrap();
+    if let Some(app) = server {
+        app.stop().await;
     }
 }

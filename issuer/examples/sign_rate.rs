@@ -7,9 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use issuer::config::KeyBits;
-use issuer::keys::SigningKey;
 use shared::claims::{AccessClaims, Audience};
+use testkit::internals::{KeyBits, SigningKey};
 
 /// This thread's user + system CPU time in seconds (Linux `/proc`).
 fn thread_cpu_seconds() -> Option<f64> {

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use issuer::store::KeyState;
 use shared::admin::{AdminError, KeyList, RevokeResponse, RotateResponse};
+use testkit::internals::KeyState;
 
 use crate::helpers::{
     TestApp, expect_oauth_error, kid_of, kids, spawn_app, spawn_app_with, verify_with_jwks,
@@ -145,7 +145,7 @@ async fn bad_admin_requests_get_clear_errors_never_500() {
             &pending,
             shared::now_unix(),
             None,
-            &issuer::store::AuditEvent {
+            &testkit::internals::AuditEvent {
                 kind: "test",
                 ..Default::default()
             },
@@ -292,7 +292,7 @@ async fn emergency_revoke_drops_the_key_at_once_and_revokes_its_sessions() {
         .current()
         .entries()
         .iter()
-        .find(|e| e.state == issuer::keys::KeyState::Pending)
+        .find(|e| e.state == testkit::internals::KeyState::Pending)
         .unwrap()
         .key
         .kid()

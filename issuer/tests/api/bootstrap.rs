@@ -6,7 +6,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 
-use issuer::Application;
+use testkit::internals::Application;
 
 use crate::helpers::{spawn_app, spawn_with, test_config};
 

@@ -171,7 +171,7 @@ async fn cli_sessions_and_user_disable_revoke_refresh_families() {
     let (_, two) = app.login_tokens().await;
     let family_one = app
         .store
-        .find_refresh(&issuer::domain::refresh::hash_token(&one))
+        .find_refresh(&testkit::internals::hash_token(&one))
         .await
         .unwrap()
         .unwrap()

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use issuer::store::KeyState;
+use testkit::internals::KeyState;
 
 use crate::procs::{self, SECRET};
 

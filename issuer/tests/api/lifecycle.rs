@@ -4,9 +4,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use issuer::Application;
-use issuer::store::KeyState;
 use shared::admin::RotateResponse;
+use testkit::internals::{Application, KeyState};
 
 use crate::admin::{add_admin_clients, admin_token};
 use crate::helpers::{kid_of, kids, spawn_app_with, spawn_with, test_config, verify_with_jwks};
@@ -23,7 +22,7 @@ fn max_age(res: &reqwest::Response) -> u64 {
 
 /// JWKS max-age 2 s, margin 1 s: pre-publication 5 s, rotation period 5 s,
 /// access tokens 1 s, retirement 4 s after the successor activates.
-fn cycle_timings(c: &mut issuer::Config) {
+fn cycle_timings(c: &mut testkit::internals::Config) {
     c.jwks_max_age = Duration::from_secs(2);
     c.key_margin = Duration::from_secs(1);
     c.access_token_ttl = Duration::from_secs(1);
@@ -152,7 +151,7 @@ async fn restart_mid_rotation_resumes_the_same_schedule() {
     })
     .await;
     let after = app.store.list_keys().await.unwrap();
-    let summary = |rows: &[issuer::store::StoredKey]| -> Vec<(String, KeyState, i64)> {
+    let summary = |rows: &[testkit::internals::StoredKey]| -> Vec<(String, KeyState, i64)> {
         rows.iter()
             .map(|k| (k.kid.clone(), k.state, k.activate_at))
             .collect()
@@ -178,19 +177,19 @@ async fn unsafe_key_timings_are_refused_at_startup() {
     let dir = tempfile::tempdir().unwrap();
     for (tweak, var) in [
         (
-            Box::new(|c: &mut issuer::Config| {
+            Box::new(|c: &mut testkit::internals::Config| {
                 c.key_prepublish = Some(Duration::from_secs(10));
-            }) as Box<dyn Fn(&mut issuer::Config)>,
+            }) as Box<dyn Fn(&mut testkit::internals::Config)>,
             "ISSUER_KEY_PREPUBLISH",
         ),
         (
-            Box::new(|c: &mut issuer::Config| {
+            Box::new(|c: &mut testkit::internals::Config| {
                 c.key_retire_delay = Some(Duration::from_secs(60));
             }),
             "ISSUER_KEY_RETIRE_DELAY",
         ),
         (
-            Box::new(|c: &mut issuer::Config| {
+            Box::new(|c: &mut testkit::internals::Config| {
                 c.rotation_period = Duration::from_secs(600);
             }),
             "ISSUER_KEY_ROTATION_PERIOD",

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{ensure_database, spawn_with, test_database_url};
+use crate::helpers::{postgres_url, spawn_with};
 use crate::procs;
 
 /// A loopback TCP proxy to `upstream` that can be stopped and restarted on
@@ -78,17 +78,12 @@ impl Drop for Proxy {
     }
 }
 
-/// The PostgreSQL test database for `dir`, created, and the server address;
-/// `None` (the test is skipped) on SQLite.
-async fn postgres(dir: &std::path::Path) -> Option<(String, SocketAddr)> {
-    let url = test_database_url(dir);
-    if !url.starts_with("postgres") {
-        eprintln!("skipped: needs PostgreSQL (ISSUER_TEST_DATABASE_URL)");
-        return None;
-    }
-    ensure_database(&url).await;
+/// The test's PostgreSQL database (created) and the server's address.
+/// Panics on SQLite: the tests that call it are ignored there.
+async fn postgres(dir: &std::path::Path) -> (String, SocketAddr) {
+    let url = postgres_url(dir).await;
     let host = url.split_once('@').unwrap().1.split('/').next().unwrap();
-    Some((url.clone(), host.parse().unwrap()))
+    (url.clone(), host.parse().unwrap())
 }
 
 /// A port nothing listens on.
@@ -162,11 +157,10 @@ async fn unreachable_database_is_named_without_its_password() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: run by scripts/with-postgres.sh"]
 async fn missing_database_is_reported_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((url, _)) = postgres(dir.path()).await else {
-        return;
-    };
+    let (url, _) = postgres(dir.path()).await;
     let (base, _) = url.rsplit_once('/').unwrap();
     let missing = format!("{base}/no_such_database_here");
     let (status, stderr, took) = run_issuer(&missing, &[], &["serve"]).await;
@@ -176,11 +170,10 @@ async fn missing_database_is_reported_at_once() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: run by scripts/with-postgres.sh"]
 async fn serve_waits_for_a_database_that_comes_up() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((url, server)) = postgres(dir.path()).await else {
-        return;
-    };
+    let (url, server) = postgres(dir.path()).await;
     procs::seed(&url).await.close().await;
     let mut proxy = Proxy::start(server).await;
     let routed = proxy.route(&url);
@@ -203,11 +196,10 @@ async fn serve_waits_for_a_database_that_comes_up() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: run by scripts/with-postgres.sh"]
 async fn database_outage_gives_503_then_service_resumes_without_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((url, server)) = postgres(dir.path()).await else {
-        return;
-    };
+    let (url, server) = postgres(dir.path()).await;
     let mut proxy = Proxy::start(server).await;
     let app = spawn_with(dir.path(), None, |config| {
         config.database_url = proxy.route(&url);
@@ -314,9 +306,7 @@ async fn status_of(http: &reqwest::Client, url: String) -> u16 {
 #[ignore = "restarts the PostgreSQL server; .ci/run runs it alone"]
 async fn postgres_restart_under_two_instances() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((url, _)) = postgres(dir.path()).await else {
-        panic!("needs PostgreSQL (ISSUER_TEST_DATABASE_URL)");
-    };
+    let (url, _) = postgres(dir.path()).await;
     procs::seed(&url).await.close().await;
     let extra = [("ISSUER_DB_ACQUIRE_TIMEOUT", "1s")];
     let (a, b) = tokio::join!(procs::start(&url, &extra), procs::start(&url, &extra));

@@ -8,9 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use issuer::domain::clients::hash_client_secret;
-use issuer::password::hash_password;
-use issuer::store::{Client, Store, User};
+use testkit::fixtures::Fixtures;
+use testkit::internals::Store;
 
 /// The `iss` every instance shares.
 pub const ISSUER_URL: &str = "http://issuer.localhost";
@@ -107,38 +106,21 @@ pub async fn start(db_url: &str, extra: &[(&str, &str)]) -> Instance {
     Instance { child, url, log }
 }
 
-/// Creates the database (PostgreSQL) with the schema, user `alice` and the
-/// confidential clients `ops` (scope `keys:admin`, audience the issuer)
-/// and `web` (scopes `items:read`, audience `orders`).
+/// User `alice` (role `staff`) and the confidential clients `ops` (scope
+/// `keys:admin`, audience the issuer) and `web` (scopes `items:read`,
+/// audience `orders`).
+pub fn fixtures() -> Fixtures {
+    Fixtures::new()
+        .user("alice", PASSWORD, &["staff"])
+        .client("ops", Some(SECRET), &["keys:admin"], &[ISSUER_URL])
+        .client("web", Some(SECRET), &["items:read"], &["orders"])
+}
+
+/// Creates the database (PostgreSQL) with the schema and [`fixtures`].
 pub async fn seed(db_url: &str) -> Store {
     crate::helpers::ensure_database(db_url).await;
     let store = Store::connect(db_url, 2).await.unwrap();
-    store
-        .insert_user(&User {
-            name: "alice".into(),
-            password_hash: hash_password(PASSWORD.as_bytes()).unwrap(),
-            roles: vec!["staff".into()],
-            scopes: None,
-            audiences: None,
-            disabled: false,
-        })
-        .await
-        .unwrap();
-    for (id, scope, audience) in [
-        ("ops", "keys:admin", ISSUER_URL),
-        ("web", "items:read", "orders"),
-    ] {
-        store
-            .insert_client(&Client {
-                id: id.into(),
-                secret_hash: Some(hash_client_secret(SECRET)),
-                scopes: vec![scope.into()],
-                audiences: vec![audience.into()],
-                disabled: false,
-            })
-            .await
-            .unwrap();
-    }
+    fixtures().seed(&store).await;
     store
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use issuer::clock::ManualClock;
+use testkit::internals::ManualClock;
 
 use crate::helpers::{
     TestApp, expect_oauth_error, spawn_app, spawn_app_with, spawn_app_with_clock, spawn_with,
@@ -61,7 +61,7 @@ async fn refresh_rotates_and_the_old_token_is_refused() {
     let (_, third) = app.refresh_ok(&second).await;
     assert_ne!(third, second);
     // The family records its last use (trigger of migration 0003).
-    let newest = issuer::domain::refresh::hash_token(&third);
+    let newest = testkit::internals::hash_token(&third);
     let row = app.store.find_refresh(&newest).await.unwrap().unwrap();
     assert_eq!(row.family.last_used_ms, row.issued_ms);
     assert!(row.family.last_used_ms >= row.family.created_ms);
@@ -159,12 +159,12 @@ async fn concurrent_refreshes_with_one_token_yield_exactly_one_successor() {
         }
     }
     assert_eq!(winners.len(), 1, "exactly one refresh succeeds");
-    let parent = issuer::domain::refresh::hash_token(&token);
+    let parent = testkit::internals::hash_token(&token);
     assert_eq!(app.store.refresh_children(&parent).await.unwrap(), 1);
     let row = app.store.find_refresh(&parent).await.unwrap().unwrap();
     assert_eq!(
         row.successor.as_deref(),
-        Some(issuer::domain::refresh::hash_token(&winners[0]).as_str())
+        Some(testkit::internals::hash_token(&winners[0]).as_str())
     );
     // A loser that read the token before the winner committed only lost a
     // race; one that read it afterwards presented a rotated token, which is
@@ -192,7 +192,7 @@ async fn concurrent_refreshes_within_grace_all_get_the_same_successor() {
     }
     successors.dedup();
     assert_eq!(successors.len(), 1);
-    let parent = issuer::domain::refresh::hash_token(&token);
+    let parent = testkit::internals::hash_token(&token);
     assert_eq!(app.store.refresh_children(&parent).await.unwrap(), 1);
 }
 
@@ -448,11 +448,11 @@ async fn cookie_mode_keeps_the_refresh_token_out_of_the_body() {
 /// server where this test may create a database) the rotation, reuse
 /// detection and concurrency checks also run on PostgreSQL.
 #[tokio::test]
+#[ignore = "needs PostgreSQL: run by scripts/with-postgres.sh"]
 async fn postgres_rotation_is_atomic_too() {
     use sqlx::migrate::MigrateDatabase as _;
     let Ok(base) = std::env::var("ISSUER_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: ISSUER_TEST_POSTGRES_URL is not set");
-        return;
+        panic!("needs PostgreSQL: ISSUER_TEST_POSTGRES_URL is not set");
     };
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -483,14 +483,14 @@ async fn postgres_rotation_is_atomic_too() {
         }
     }
     assert_eq!(winners, 1);
-    let parent = issuer::domain::refresh::hash_token(&token);
+    let parent = testkit::internals::hash_token(&token);
     assert_eq!(app.store.refresh_children(&parent).await.unwrap(), 1);
 
     let (_, first) = app.login_tokens().await;
     let (_, second) = app.refresh_ok(&first).await;
     let row = app
         .store
-        .find_refresh(&issuer::domain::refresh::hash_token(&second))
+        .find_refresh(&testkit::internals::hash_token(&second))
         .await
         .unwrap()
         .unwrap();
@@ -516,7 +516,7 @@ async fn the_successor_is_kept_sealed_and_only_for_the_grace_window() {
         .await;
     let (_, first) = app.login_tokens().await;
     let (_, second) = app.refresh_ok(&first).await;
-    let parent = issuer::domain::refresh::hash_token(&first);
+    let parent = testkit::internals::hash_token(&first);
     let row = app.store.find_refresh(&parent).await.unwrap().unwrap();
     let sealed = row.successor_sealed.expect("sealed while in the window");
     assert!(
@@ -525,7 +525,7 @@ async fn the_successor_is_kept_sealed_and_only_for_the_grace_window() {
     );
     // The periodic purge (argument: now - grace) keeps it inside the
     // window and drops it once the window is over...
-    let now = issuer::store::now_ms();
+    let now = testkit::internals::now_ms();
     let purge = |before| app.store.purge_sealed_successors(before);
     assert_eq!(purge(now - 30_000).await.unwrap(), 0, "inside the window");
     assert_eq!(purge(now + 1).await.unwrap(), 1);

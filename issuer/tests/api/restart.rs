@@ -47,7 +47,7 @@ async fn restart_keeps_keys_and_tokens_stay_valid() {
 
     // No plaintext private key anywhere in the database files.
     let keys = {
-        let store = issuer::store::Store::connect(&database_url, 1)
+        let store = testkit::internals::Store::connect(&database_url, 1)
             .await
             .unwrap();
         let keys = store.list_keys().await.unwrap();
@@ -55,7 +55,7 @@ async fn restart_keeps_keys_and_tokens_stay_valid() {
         keys
     };
     assert_eq!(keys.len(), 2);
-    let kek = issuer::keys::Kek::new(&crate::helpers::KEK).unwrap();
+    let kek = testkit::internals::Kek::new(&crate::helpers::KEK).unwrap();
     let mut ders = Vec::new();
     for key in &keys {
         let der = kek
@@ -92,8 +92,8 @@ async fn wrong_kek_refuses_to_start() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut config = crate::helpers::test_config(dir.path(), ISSUER);
     crate::helpers::ensure_database(&config.database_url).await;
-    config.kek = issuer::config::KekSource::Inline(shared::config::Secret::new([1u8; 32]));
-    let err = issuer::Application::build_with_listener(config, listener)
+    config.kek = testkit::internals::KekSource::Inline(shared::config::Secret::new([1u8; 32]));
+    let err = testkit::internals::Application::build_with_listener(config, listener)
         .await
         .expect_err("start-up fails");
     assert!(err.to_string().contains("ISSUER_KEK"), "{err}");
@@ -105,14 +105,14 @@ async fn generated_kek_file_is_private() {
     // The generated file sits next to a SQLite database.
     let sqlite = format!("sqlite:{}", dir.path().join("issuer.db").display());
     let app = spawn_with(dir.path(), None, |c| {
-        c.kek = issuer::config::KekSource::Generated;
+        c.kek = testkit::internals::KekSource::Generated;
         c.database_url = sqlite.clone();
     })
     .await;
     app.stop().await;
     let kek_path = dir.path().join("issuer.db.kek");
     let text = std::fs::read_to_string(&kek_path).unwrap();
-    assert!(issuer::config::parse_kek(&text).is_some());
+    assert!(testkit::internals::parse_kek(&text).is_some());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -121,7 +121,7 @@ async fn generated_kek_file_is_private() {
     }
     // A second start reuses it.
     let again = spawn_with(dir.path(), None, |c| {
-        c.kek = issuer::config::KekSource::Generated;
+        c.kek = testkit::internals::KekSource::Generated;
         c.database_url = sqlite.clone();
     })
     .await;

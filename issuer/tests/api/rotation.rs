@@ -1,7 +1,7 @@
 //! Scheduled key transitions, driven with a simulated clock: no valid token
 //! stops verifying until its key is retired.
 
-use issuer::keys::KeyState;
+use testkit::internals::KeyState;
 
 use crate::helpers::{kid_of, kids, spawn_app, verify_with_jwks};
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use issuer::store::KeyState;
+use testkit::internals::KeyState;
 use shared::admin::RotateResponse;
 
-use crate::helpers::{kid_of, kids, test_database_url, verify_with_jwks};
+use crate::helpers::{kid_of, kids, postgres_url, test_database_url, verify_with_jwks};
 use crate::procs::{self, ISSUER_URL, Instance, admin_token, login, refresh};
 
 async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
@@ -156,7 +156,7 @@ async fn two_instances_share_keys_rotations_and_refresh_families() {
         let mut statuses = [ra.unwrap().0, rb.unwrap().0];
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 400], "exactly one instance rotates it");
-        let hash = issuer::domain::refresh::hash_token(&refresh_token);
+        let hash = testkit::internals::hash_token(&refresh_token);
         assert_eq!(store.refresh_children(&hash).await.unwrap(), 1);
     }
 
@@ -176,7 +176,7 @@ async fn two_instances_share_keys_rotations_and_refresh_families() {
         "the family is revoked on A as well"
     );
     let family = store
-        .find_refresh(&issuer::domain::refresh::hash_token(&second))
+        .find_refresh(&testkit::internals::hash_token(&second))
         .await
         .unwrap()
         .unwrap()
@@ -269,15 +269,11 @@ async fn waiting_writers(pool: &sqlx::AnyPool) -> i64 {
 /// database rolls them back: the refresh token is still unspent and works
 /// on another instance, the keys are as before, and rotation works.
 #[tokio::test]
+#[ignore = "needs PostgreSQL: run by scripts/with-postgres.sh"]
 async fn sigkill_inside_a_transaction_rolls_it_back() {
     let dir = tempfile::tempdir().unwrap();
-    let db_url = test_database_url(dir.path());
-    if !db_url.starts_with("postgres") {
-        eprintln!(
-            "skipped: needs PostgreSQL (ISSUER_TEST_DATABASE_URL); SQLite is covered by the load test"
-        );
-        return;
-    }
+    // SQLite is covered by the load test.
+    let db_url = postgres_url(dir.path()).await;
     let store = procs::seed(&db_url).await;
     let (mut a, b) = two_instances(&db_url, &[]).await;
     let http = procs::http();
@@ -287,7 +283,7 @@ async fn sigkill_inside_a_transaction_rolls_it_back() {
     // A refresh, killed with its claim of the token written.
     let (_, refresh_token) = login(&http, &b.url).await;
     let family = store
-        .find_refresh(&issuer::domain::refresh::hash_token(&refresh_token))
+        .find_refresh(&testkit::internals::hash_token(&refresh_token))
         .await
         .unwrap()
         .unwrap()

@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use issuer::clock::{Clock, ManualClock};
-use issuer::config::Config;
+use testkit::internals::{Clock, Config, ManualClock};
 
 use crate::helpers::{TestApp, expect_oauth_error, spawn_with_clock};
 

@@ -85,9 +85,9 @@ async fn user_lists_narrow_the_client_and_public_clients_work() {
     app.add_client("spa", None, &["items:read", "items:write"], &["orders"])
         .await;
     app.store
-        .insert_user(&issuer::store::User {
+        .insert_user(&testkit::internals::User {
             name: "bob".into(),
-            password_hash: issuer::password::hash_password(b"pw-of-bob").unwrap(),
+            password_hash: testkit::internals::hash_password(b"pw-of-bob").unwrap(),
             roles: vec![],
             scopes: Some(vec!["items:read".into()]),
             audiences: None,

@@ -1,44 +1,14 @@
 //! A table of hostile or broken tokens, each refused with its own error.
 
-use aws_lc_rs::hmac;
 use aws_lc_rs::signature;
 use jwks_client::{Algorithm, IssuerConfig, Verifier, VerifyError};
 use serde_json::json;
+use testkit::forge::{hs256, non_canonical, pad, unsigned, with, without};
 
 use crate::support::*;
 
-fn with(mut value: serde_json::Value, key: &str, v: serde_json::Value) -> String {
-    value[key] = v;
-    value.to_string()
-}
-
-fn without(mut value: serde_json::Value, key: &str) -> String {
-    value.as_object_mut().map(|o| o.remove(key));
-    value.to_string()
-}
-
-fn hs256(secret: &[u8], header: &str, claims: &str) -> String {
-    let input = format!("{}.{}", b64(header), b64(claims));
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), input.as_bytes());
-    format!("{input}.{}", b64(tag))
-}
-
-fn unsigned(header: &str, claims: &str, sig: &str) -> String {
-    format!("{}.{}.{sig}", b64(header), b64(claims))
-}
-
 fn rs256(header: &str, claims: &str) -> String {
     sign_raw(&KEYS[0], header, claims, &signature::RSA_PKCS1_SHA256)
-}
-
-/// Replaces the last character of a segment by the next one in the
-/// alphabet: same length, non-zero trailing bits.
-fn non_canonical(segment: &str) -> String {
-    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let last = segment.chars().last().unwrap_or('A');
-    let idx = ALPHABET.find(last).unwrap_or(0);
-    let next = ALPHABET.as_bytes()[(idx + 1) % 64] as char;
-    format!("{}{next}", &segment[..segment.len() - 1])
 }
 
 #[tokio::test]
@@ -392,17 +362,6 @@ async fn hostile_and_broken_tokens_are_refused_with_specific_errors() {
     // reached the JWKS server.
     assert!(server.jwks_hits() <= 2);
     assert_eq!(verifier.metrics().verifications_failed, cases.len() as u64);
-}
-
-fn pad(segment: &str) -> String {
-    let mut s = segment.to_owned();
-    while !s.len().is_multiple_of(4) {
-        s.push('=');
-    }
-    if s.len() == segment.len() {
-        s.push_str("====");
-    }
-    s
 }
 
 #[tokio::test]

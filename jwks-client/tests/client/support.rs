@@ -7,97 +7,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{self, KeyPair as _, RsaEncoding};
+use aws_lc_rs::signature;
 use jwks_client::{CacheSettings, HttpSettings, IssuerConfig, Verifier};
 use serde_json::{Value, json};
-use shared::jwk::{Jwk, Jwks};
+use shared::jwk::Jwks;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 pub const AUD: &str = "orders";
 
-/// An RSA-2048 key pair with its public JWK (kid = RFC 7638 thumbprint).
-pub struct TestKey {
-    pub pair: KeyPair,
-    pub n: Vec<u8>,
-    pub e: Vec<u8>,
-    pub jwk: Jwk,
-}
-
-impl TestKey {
-    pub fn kid(&self) -> &str {
-        self.jwk.kid.as_deref().unwrap_or_default()
-    }
-
-    pub fn public_der(&self) -> &[u8] {
-        self.pair.public_key().as_ref()
-    }
-}
+/// An RSA-2048 key pair with its public JWK (kid = RFC 7638 thumbprint),
+/// from the test kit's forge.
+pub use testkit::forge::Key as TestKey;
+pub use testkit::forge::{b64, header, sign_raw};
 
 /// Three keys, generated once (about 100 ms each).
-pub static KEYS: LazyLock<Vec<TestKey>> = LazyLock::new(|| (0..3).map(|_| generate()).collect());
-
-fn generate() -> TestKey {
-    let pair = KeyPair::generate(KeySize::Rsa2048).expect("keygen");
-    let (n, e) = rsa_public_numbers(pair.public_key().as_ref());
-    let jwk = Jwk::rsa_signing(&n, &e);
-    TestKey { pair, n, e, jwk }
-}
-
-/// `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
-fn rsa_public_numbers(der: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    fn read_len(b: &[u8], i: &mut usize) -> usize {
-        let first = b[*i] as usize;
-        *i += 1;
-        if first < 0x80 {
-            return first;
-        }
-        let mut len = 0;
-        for _ in 0..(first & 0x7f) {
-            len = (len << 8) | b[*i] as usize;
-            *i += 1;
-        }
-        len
-    }
-    let mut i = 0;
-    assert_eq!(der[i], 0x30);
-    i += 1;
-    read_len(der, &mut i);
-    let mut int = || {
-        assert_eq!(der[i], 0x02);
-        i += 1;
-        let len = read_len(der, &mut i);
-        let v = der[i..i + len].to_vec();
-        i += len;
-        let start = v.iter().position(|b| *b != 0).unwrap_or(0);
-        v[start..].to_vec()
-    };
-    let n = int();
-    let e = int();
-    (n, e)
-}
-
-pub fn b64(bytes: impl AsRef<[u8]>) -> String {
-    shared::b64::encode(bytes)
-}
-
-/// Signs `header` and `claims` (as given, byte for byte) with `key`.
-pub fn sign_raw(
-    key: &TestKey,
-    header: &str,
-    claims: &str,
-    encoding: &'static dyn RsaEncoding,
-) -> String {
-    let input = format!("{}.{}", b64(header), b64(claims));
-    let mut sig = vec![0u8; key.pair.public_modulus_len()];
-    key.pair
-        .sign(encoding, &SystemRandom::new(), input.as_bytes(), &mut sig)
-        .expect("sign");
-    format!("{input}.{}", b64(sig))
-}
+pub static KEYS: LazyLock<Vec<TestKey>> =
+    LazyLock::new(|| (0..3).map(|_| TestKey::generate()).collect());
 
 pub fn now() -> i64 {
     shared::now_unix()
@@ -117,10 +44,6 @@ pub fn claims(iss: &str) -> Value {
         "scope": "items:read profile",
         "roles": ["admin"],
     })
-}
-
-pub fn header(kid: &str) -> Value {
-    json!({"alg": "RS256", "typ": "at+jwt", "kid": kid})
 }
 
 /// A valid RS256 access token from `key` for `iss`.

@@ -1,108 +1,36 @@
 //! Real services in-process on port 0, and the jwtctl binary.
 
-use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::Duration;
 
-use issuer::config::KekSource;
-use issuer::store::{Client, User};
-use resource_api::{Application, Settings};
-use shared::config::Secret;
-use tempfile::TempDir;
+use testkit::internals::Config;
+use testkit::resource::{Settings, resource_settings};
+pub use testkit::services::{
+    ADMIN_ID, ADMIN_SECRET, CLIENT_ID, CLIENT_SECRET, PASSWORD, TestIssuer,
+};
 use tokio::io::AsyncWriteExt;
 
-pub const CLIENT_ID: &str = "cli";
-pub const CLIENT_SECRET: &str = "cli-secret-for-tests-only-0123456789";
-pub const ADMIN_ID: &str = "ops";
-pub const ADMIN_SECRET: &str = "ops-secret-for-tests-only-0123456789";
-pub const PASSWORD: &str = "correct horse battery staple";
-
-pub struct TestIssuer {
-    pub url: String,
-    _dir: TempDir,
-}
-
 /// An issuer with client `cli` (items scopes, audiences orders and billing),
-/// admin client `ops` (keys:admin for the issuer URL) and user `alice`.
-pub async fn spawn_issuer(tweak: impl FnOnce(&mut issuer::Config)) -> TestIssuer {
-    let dir = tempfile::tempdir().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let mut config = issuer::Config {
-        issuer_url: url.clone(),
-        database_url: format!("sqlite:{}", dir.path().join("issuer.db").display()),
-        kek: KekSource::Inline(Secret::new([7u8; 32])),
-        access_token_ttl: Duration::from_secs(60),
-        workers: 2,
-        ..issuer::Config::default()
-    };
-    tweak(&mut config);
-    let app = issuer::Application::build_with_listener(config, listener)
-        .await
-        .unwrap();
-    let store = app.store();
-    for (id, secret, scopes, audiences) in [
-        (
-            CLIENT_ID,
-            CLIENT_SECRET,
-            vec!["items:read", "items:write"],
-            vec!["orders", "billing"],
-        ),
-        (
-            ADMIN_ID,
-            ADMIN_SECRET,
-            vec!["keys:admin"],
-            vec![url.as_str()],
-        ),
-    ] {
-        store
-            .insert_client(&Client {
-                id: id.into(),
-                secret_hash: Some(issuer::domain::clients::hash_client_secret(secret)),
-                scopes: scopes.into_iter().map(String::from).collect(),
-                audiences: audiences.into_iter().map(String::from).collect(),
-                disabled: false,
-            })
-            .await
-            .unwrap();
-    }
-    store
-        .insert_user(&User {
-            name: "alice".into(),
-            password_hash: issuer::password::hash_password(PASSWORD.as_bytes()).unwrap(),
-            roles: vec!["admin".into()],
-            scopes: None,
-            audiences: None,
-            disabled: false,
-        })
-        .await
-        .unwrap();
-    tokio::spawn(app.run());
-    TestIssuer { url, _dir: dir }
+/// admin client `ops` (keys:admin for the issuer URL) and users `alice` and
+/// `bob`; two workers, access tokens for 60 s unless `tweak` says otherwise.
+pub async fn spawn_issuer(tweak: impl FnOnce(&mut Config)) -> TestIssuer {
+    testkit::services::spawn_issuer(|c| {
+        c.access_token_ttl = Duration::from_secs(60);
+        c.workers = 2;
+        tweak(c);
+    })
+    .await
 }
 
 /// A resource service for `audience`, with JWKS cache lifetimes of `ttl`.
 pub async fn spawn_resource(issuer_url: &str, audience: &str, ttl: Duration) -> String {
     let settings = Settings {
-        leeway: Duration::ZERO,
         jwks_min_ttl: ttl,
         jwks_max_ttl: ttl,
         jwks_cooldown: ttl,
-        ..Settings::for_issuer(issuer_url, audience)
+        ..resource_settings(issuer_url, audience)
     };
-    let app = Application::build(settings).await.unwrap();
-    let url = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run());
-    let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if let Ok(r) = http.get(format!("{url}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return url;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("resource service {url} never became ready");
+    testkit::resource::spawn_resource(settings).await.url
 }
 
 pub struct Output {

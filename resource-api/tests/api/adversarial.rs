@@ -6,11 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, RsaKeyPair};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::jwk::Jwk;
+use testkit::forge::{Key, hostile_tokens};
 
 use crate::helpers::{TestResource, challenge, resource_settings, spawn_issuer, spawn_resource};
 
@@ -19,22 +17,19 @@ use crate::helpers::{TestResource, challenge, resource_settings, spawn_issuer, s
 /// `x5u` target must receive none).
 struct Forge {
     url: String,
-    key: RsaKeyPair,
-    jwk: Jwk,
+    key: Key,
     stray_requests: Arc<AtomicUsize>,
 }
 
 impl Forge {
     async fn start() -> Forge {
-        let key = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-        let (n, e) = modulus_and_exponent(&key);
-        let jwk = Jwk::rsa_signing(&n, &e);
+        let key = Key::generate();
         let stray_requests = Arc::new(AtomicUsize::new(0));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let (doc, jwks) = (
             json!({ "issuer": url, "jwks_uri": format!("{url}/jwks.json") }),
-            json!({ "keys": [jwk] }),
+            json!({ "keys": [key.jwk] }),
         );
         let stray = stray_requests.clone();
         let server = HttpServer::new(move || {
@@ -67,13 +62,12 @@ impl Forge {
         Forge {
             url,
             key,
-            jwk,
             stray_requests,
         }
     }
 
     fn kid(&self) -> &str {
-        self.jwk.kid.as_deref().unwrap()
+        self.key.kid()
     }
 
     fn header(&self) -> Value {
@@ -88,96 +82,9 @@ impl Forge {
         })
     }
 
-    /// `header.payload.signature` with the given RSA padding over raw JSON text.
-    fn sign_raw(
-        &self,
-        header: &str,
-        claims: &str,
-        alg: &'static dyn signature::RsaEncoding,
-    ) -> String {
-        let input = format!(
-            "{}.{}",
-            shared::b64::encode(header),
-            shared::b64::encode(claims)
-        );
-        let mut sig = vec![0; self.key.public_modulus_len()];
-        self.key
-            .sign(alg, &SystemRandom::new(), input.as_bytes(), &mut sig)
-            .unwrap();
-        format!("{input}.{}", shared::b64::encode(sig))
-    }
-
     fn sign(&self, header: &Value, claims: &Value) -> String {
-        self.sign_raw(
-            &header.to_string(),
-            &claims.to_string(),
-            &signature::RSA_PKCS1_SHA256,
-        )
+        self.key.sign(header, claims)
     }
-
-    fn with_claim(&self, name: &str, value: Value) -> String {
-        let mut claims = self.claims();
-        claims[name] = value;
-        self.sign(&self.header(), &claims)
-    }
-
-    fn with_header(&self, name: &str, value: Value) -> String {
-        let mut header = self.header();
-        header[name] = value;
-        self.sign(&header, &self.claims())
-    }
-
-    fn without_claim(&self, name: &str) -> String {
-        let mut claims = self.claims();
-        claims.as_object_mut().unwrap().remove(name);
-        self.sign(&self.header(), &claims)
-    }
-}
-
-/// Big-endian modulus and exponent from the DER `RSAPublicKey`
-/// (SEQUENCE { INTEGER n, INTEGER e }).
-fn modulus_and_exponent(key: &RsaKeyPair) -> (Vec<u8>, Vec<u8>) {
-    use aws_lc_rs::signature::KeyPair;
-    let der = key.public_key().as_ref();
-    fn read(der: &[u8]) -> (usize, usize) {
-        // returns (header length, content length) of the TLV at der[0]
-        let first = der[1] as usize;
-        if first < 0x80 {
-            (2, first)
-        } else {
-            let n = first & 0x7f;
-            let len = der[2..2 + n]
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | *b as usize);
-            (2 + n, len)
-        }
-    }
-    let (h, _) = read(der);
-    let body = &der[h..];
-    let (nh, nl) = read(body);
-    let n = body[nh..nh + nl].to_vec();
-    let rest = &body[nh + nl..];
-    let (eh, el) = read(rest);
-    (n, rest[eh..eh + el].to_vec())
-}
-
-fn hs256(secret: &[u8], header: &Value, claims: &Value) -> String {
-    use aws_lc_rs::hmac;
-    let input = format!(
-        "{}.{}",
-        shared::b64::encode(header.to_string()),
-        shared::b64::encode(claims.to_string())
-    );
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), input.as_bytes());
-    format!("{input}.{}", shared::b64::encode(tag.as_ref()))
-}
-
-fn unsigned(header: &Value, claims: &Value) -> String {
-    format!(
-        "{}.{}.",
-        shared::b64::encode(header.to_string()),
-        shared::b64::encode(claims.to_string())
-    )
 }
 
 /// Sends `token` and checks the answer is a clean refusal that echoes nothing.
@@ -229,73 +136,11 @@ async fn forged_and_malformed_tokens_are_each_refused() {
         "control"
     );
 
-    let claims = forge.claims();
     let attacker = Forge::start().await;
     let stray_target = format!("{}/keys", attacker.url);
-    let now = shared::now_unix();
-    let jwk_json = serde_json::to_vec(&forge.jwk).unwrap();
-    let n_bytes = shared::b64::decode(forge.jwk.n.as_deref().unwrap()).unwrap();
-    let good_parts: Vec<&str> = good.split('.').collect();
-
-    let mut cases: Vec<(&str, String)> = vec![
-        ("alg none", unsigned(&json!({"alg":"none","typ":"at+jwt","kid":forge.kid()}), &claims)),
-        ("alg None", unsigned(&json!({"alg":"None","typ":"at+jwt","kid":forge.kid()}), &claims)),
-        ("alg NONE", unsigned(&json!({"alg":"NONE","typ":"at+jwt","kid":forge.kid()}), &claims)),
-        ("HS256 keyed with the JWK", hs256(&jwk_json, &json!({"alg":"HS256","typ":"at+jwt","kid":forge.kid()}), &claims)),
-        ("HS256 keyed with n", hs256(&n_bytes, &json!({"alg":"HS256","typ":"at+jwt","kid":forge.kid()}), &claims)),
-        ("RS384 with the right key", forge.sign_raw(
-            &json!({"alg":"RS384","typ":"at+jwt","kid":forge.kid()}).to_string(),
-            &claims.to_string(), &signature::RSA_PKCS1_SHA384)),
-        ("PS256 with the right key", forge.sign_raw(
-            &json!({"alg":"PS256","typ":"at+jwt","kid":forge.kid()}).to_string(),
-            &claims.to_string(), &signature::RSA_PSS_SHA256)),
-        ("RS256 header, RS384 signature", forge.sign_raw(
-            &forge.header().to_string(), &claims.to_string(), &signature::RSA_PKCS1_SHA384)),
-        ("embedded jwk", attacker.sign(
-            &json!({"alg":"RS256","typ":"at+jwt","kid":attacker.kid(),"jwk":attacker.jwk}),
-            &claims)),
-        ("jku to a listener", forge.with_header("jku", json!(stray_target))),
-        ("x5u to a listener", forge.with_header("x5u", json!(stray_target))),
-        ("x5c", forge.with_header("x5c", json!(["MIIB"]))),
-        ("kid path traversal", forge.with_header("kid", json!("../../../../etc/passwd"))),
-        ("kid a number", forge.with_header("kid", json!(42))),
-        ("kid missing", {
-            let mut h = forge.header();
-            h.as_object_mut().unwrap().remove("kid");
-            forge.sign(&h, &claims)
-        }),
-        ("crit present", forge.with_header("crit", json!(["exp"]))),
-        ("typ JWT", forge.with_header("typ", json!("JWT"))),
-        ("exp a string", forge.with_claim("exp", json!((now + 600).to_string()))),
-        ("aud a number", forge.with_claim("aud", json!(7))),
-        ("expired", forge.with_claim("exp", json!(now - 120))),
-        ("not yet valid", forge.with_claim("nbf", json!(now + 120))),
-        ("wrong iss", forge.with_claim("iss", json!("http://evil.example"))),
-        ("wrong aud", forge.with_claim("aud", json!("billing"))),
-        ("aud array without ours", forge.with_claim("aud", json!(["billing", "x"]))),
-        ("missing aud", forge.without_claim("aud")),
-        ("missing exp", forge.without_claim("exp")),
-        ("duplicate alg in header", forge.sign_raw(
-            &format!(r#"{{"alg":"RS256","typ":"at+jwt","kid":"{}","alg":"none"}}"#, forge.kid()),
-            &claims.to_string(), &signature::RSA_PKCS1_SHA256)),
-        ("duplicate aud in payload", forge.sign_raw(
-            &forge.header().to_string(),
-            &format!(r#"{{"iss":"{}","sub":"m","aud":"billing","aud":"orders","exp":{},"iat":{now},"jti":"j","client_id":"c","scope":""}}"#,
-                forge.url, now + 600),
-            &signature::RSA_PKCS1_SHA256)),
-        ("padded payload", format!("{}.{}=.{}", good_parts[0], good_parts[1], good_parts[2])),
-        ("non-canonical signature", {
-            let sig = good_parts[2];
-            let last = sig.chars().last().unwrap();
-            // 256-byte signature: the last character carries 4 unused bits.
-            let swapped = if last == 'B' { 'C' } else { 'B' };
-            format!("{}.{}.{}{}", good_parts[0], good_parts[1], &sig[..sig.len() - 1], swapped)
-        }),
-        ("two segments", format!("{}.{}", good_parts[0], good_parts[1])),
-        ("four segments", format!("{good}.{}", good_parts[2])),
-        ("signature of another token", format!("{}.{}.{}", good_parts[0], shared::b64::encode(claims.to_string() + " "), good_parts[2])),
-    ];
-    cases.push(("a 1 MB token", "A".repeat(1 << 20)));
+    // The test kit's one table: forged algorithms and keys, `jku`/`x5u`,
+    // `crit`, bad claims, duplicate members, non-canonical base64, 1 MB.
+    let cases = hostile_tokens(&forge.key, &attacker.key, &forge.claims(), &stray_target);
 
     for (case, token) in &cases {
         assert_refused(&orders, case, token).await;

@@ -5,14 +5,12 @@
 //! no valid request may be refused, no request may need an unknown-`kid`
 //! refresh, and JWKS fetches stay within what the cache settings predict.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use issuer::config::KekSource;
-use issuer::store::Client;
 use reqwest::StatusCode;
 use shared::admin::RotateResponse;
-use shared::config::Secret;
+use testkit::fixtures::Fixtures;
+use testkit::{TestApp, kid_of};
 
 use crate::helpers::{resource_settings, spawn_resource};
 
@@ -26,50 +24,31 @@ const TTL: u64 = 2;
 struct Issuer {
     url: String,
     http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _app: TestApp,
 }
 
 async fn spawn_issuer() -> Issuer {
-    let dir = tempfile::tempdir().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let config = issuer::Config {
-        issuer_url: url.clone(),
-        database_url: format!("sqlite:{}", dir.path().join("issuer.db").display()),
-        kek: KekSource::Inline(Secret::new([9u8; 32])),
-        access_token_ttl: Duration::from_secs(TTL),
-        jwks_max_age: Duration::from_secs(MAX_AGE),
-        key_margin: Duration::from_secs(1),
-        rotation_period: Duration::from_secs(5),
-        workers: 1,
-        ..issuer::Config::default()
-    };
-    let app = issuer::Application::build_with_listener(config, listener)
-        .await
-        .unwrap();
-    for (id, scopes, audience) in [
-        ("svc", vec!["items:read".to_owned()], "orders".to_owned()),
-        ("ops", vec!["keys:admin".to_owned()], url.clone()),
-    ] {
-        app.store()
-            .insert_client(&Client {
-                id: id.into(),
-                secret_hash: Some(issuer::domain::clients::hash_client_secret(SECRET)),
-                scopes,
-                audiences: vec![audience],
-                disabled: false,
-            })
-            .await
-            .unwrap();
-    }
-    tokio::spawn(app.run());
+    let app = testkit::spawn_app_with(|c| {
+        c.access_token_ttl = Duration::from_secs(TTL);
+        c.jwks_max_age = Duration::from_secs(MAX_AGE);
+        c.key_margin = Duration::from_secs(1);
+        c.rotation_period = Duration::from_secs(5);
+    })
+    .await;
+    let url = app.address.clone();
+    app.seed(
+        &Fixtures::new()
+            .client("svc", Some(SECRET), &["items:read"], &["orders"])
+            .client("ops", Some(SECRET), &["keys:admin"], &[&url]),
+    )
+    .await;
     Issuer {
         url,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap(),
-        _dir: dir,
+        _app: app,
     }
 }
 
@@ -101,13 +80,6 @@ impl Issuer {
             .unwrap();
         list.active_kid.unwrap()
     }
-}
-
-fn kid_of(token: &str) -> String {
-    let header = token.split('.').next().unwrap();
-    let header: serde_json::Value =
-        serde_json::from_slice(&shared::b64::decode(header).unwrap()).unwrap();
-    header["kid"].as_str().unwrap().to_owned()
 }
 
 /// Sum of the samples of one counter in a Prometheus text page.
