@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{self, KeyPair as _, RsaEncoding};
-use jwks_client::{CacheSettings, HttpSettings, IssuerConfig, Verifier};
+use jwks_client::{CacheSettings, HttpSettings, IssuerConfig, LocalKeys, Verifier};
 use serde_json::{Value, json};
 use shared::jwk::{Jwk, Jwks};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,42 +42,11 @@ pub static KEYS: LazyLock<Vec<TestKey>> = LazyLock::new(|| (0..3).map(|_| genera
 
 fn generate() -> TestKey {
     let pair = KeyPair::generate(KeySize::Rsa2048).expect("keygen");
-    let (n, e) = rsa_public_numbers(pair.public_key().as_ref());
-    let jwk = Jwk::rsa_signing(&n, &e);
+    let public = pair.public_key();
+    let n = public.modulus().big_endian_without_leading_zero().to_vec();
+    let e = public.exponent().big_endian_without_leading_zero().to_vec();
+    let jwk = Jwk::rsa_signing_key(public);
     TestKey { pair, n, e, jwk }
-}
-
-/// `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
-fn rsa_public_numbers(der: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    fn read_len(b: &[u8], i: &mut usize) -> usize {
-        let first = b[*i] as usize;
-        *i += 1;
-        if first < 0x80 {
-            return first;
-        }
-        let mut len = 0;
-        for _ in 0..(first & 0x7f) {
-            len = (len << 8) | b[*i] as usize;
-            *i += 1;
-        }
-        len
-    }
-    let mut i = 0;
-    assert_eq!(der[i], 0x30);
-    i += 1;
-    read_len(der, &mut i);
-    let mut int = || {
-        assert_eq!(der[i], 0x02);
-        i += 1;
-        let len = read_len(der, &mut i);
-        let v = der[i..i + len].to_vec();
-        i += len;
-        let start = v.iter().position(|b| *b != 0).unwrap_or(0);
-        v[start..].to_vec()
-    };
-    let n = int();
-    let e = int();
-    (n, e)
 }
 
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {
@@ -438,6 +407,25 @@ pub fn verifier_for(server: &JwksServer, cache: CacheSettings) -> Verifier {
         )
         .cache(cache)
         .http(fast_http())
+        .build()
+        .expect("build")
+}
+
+/// An in-memory key set holding `keys`.
+pub fn local_keys(keys: &[&TestKey]) -> LocalKeys {
+    let local = LocalKeys::new();
+    local.replace(&Jwks::from_keys(keys.iter().map(|k| &k.jwk)));
+    local
+}
+
+/// A verifier trusting `iss` with `keys` held in memory (never fetched).
+pub fn local_verifier(iss: &str, keys: &[&TestKey]) -> Verifier {
+    Verifier::builder()
+        .issuer(
+            IssuerConfig::new(iss)
+                .audiences([AUD])
+                .local_keys(local_keys(keys)),
+        )
         .build()
         .expect("build")
 }
