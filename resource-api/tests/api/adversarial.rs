@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, RsaKeyPair};
+use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::jwk::Jwk;
@@ -27,8 +27,7 @@ struct Forge {
 impl Forge {
     async fn start() -> Forge {
         let key = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-        let (n, e) = modulus_and_exponent(&key);
-        let jwk = Jwk::rsa_signing(&n, &e);
+        let jwk = Jwk::rsa_signing_key(key.public_key());
         let stray_requests = Arc::new(AtomicUsize::new(0));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
@@ -132,33 +131,6 @@ impl Forge {
         claims.as_object_mut().unwrap().remove(name);
         self.sign(&self.header(), &claims)
     }
-}
-
-/// Big-endian modulus and exponent from the DER `RSAPublicKey`
-/// (SEQUENCE { INTEGER n, INTEGER e }).
-fn modulus_and_exponent(key: &RsaKeyPair) -> (Vec<u8>, Vec<u8>) {
-    use aws_lc_rs::signature::KeyPair;
-    let der = key.public_key().as_ref();
-    fn read(der: &[u8]) -> (usize, usize) {
-        // returns (header length, content length) of the TLV at der[0]
-        let first = der[1] as usize;
-        if first < 0x80 {
-            (2, first)
-        } else {
-            let n = first & 0x7f;
-            let len = der[2..2 + n]
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | *b as usize);
-            (2 + n, len)
-        }
-    }
-    let (h, _) = read(der);
-    let body = &der[h..];
-    let (nh, nl) = read(body);
-    let n = body[nh..nh + nl].to_vec();
-    let rest = &body[nh + nl..];
-    let (eh, el) = read(rest);
-    (n, rest[eh..eh + el].to_vec())
 }
 
 fn hs256(secret: &[u8], header: &Value, claims: &Value) -> String {
