@@ -27,6 +27,17 @@
 //! # drop(app); Ok(()) }
 //! ```
 //!
+//! A service may hold several verifiers: register each where its routes
+//! are, in the same form, e.g. `web::scope("/admin")
+//! .app_data(web::Data::new(admin_verifier)).app_data(web::Data::new(Realm(..)))`.
+//! actix looks app data up from the innermost scope outwards for one type at
+//! a time, so the scope's `web::Data<Verifier>` wins over the app's, but an
+//! app-level `web::Data<Verifier>` wins over a scope-level plain `Verifier`
+//! (a `web::Data<Verifier>` is looked for first; likewise a plain `Realm`
+//! before a `web::Data<Realm>`). A verifier over [`crate::LocalKeys`] (a
+//! service checking tokens signed with its own keys) is registered the same
+//! way.
+//!
 //! Responses (bodies are small JSON `{"error", "error_description"}` with
 //! fixed texts; the token is never echoed):
 //!

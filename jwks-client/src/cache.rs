@@ -1,5 +1,5 @@
-//! The key cache: one key set per issuer in a moka cache, replaced whole on
-//! each refresh.
+//! [`KeyCache`]: the keys of the issuers whose sets are fetched, one set per
+//! issuer in a moka cache, replaced whole on each refresh.
 //!
 //! - Cold start: `try_get_with` merges concurrent loads, so a thousand
 //!   first requests make one fetch.
@@ -15,7 +15,6 @@
 //!   lifetime, when moka's per-entry expiry drops it; fetches back off for
 //!   `error_backoff` after each failure.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::AcqRel, Ordering::Acquire};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -24,16 +23,16 @@ use moka::Expiry;
 use tokio::runtime::Handle;
 use tracing::Instrument as _;
 
+use crate::config::{Algorithm, CacheSettings};
 use crate::error::VerifyError;
-use crate::fetch::{FetchError, Fetched};
+use crate::fetch::{FetchError, Fetched, Http};
 use crate::keys::{KeyMap, VerifyingKey, parse_jwks};
-use crate::metrics::Metrics;
-use crate::policy::Policy;
-use crate::verifier::Inner;
+use crate::metrics::{IssuerHealth, Metrics};
+use crate::results::ResultCache;
 
 /// One issuer's usable keys and their lifetime.
 #[derive(Debug)]
-pub(crate) struct KeySet {
+struct KeySet {
     pub keys: Arc<KeyMap>,
     pub etag: Option<String>,
     /// Past this the set is stale (still served while refreshes fail).
@@ -45,7 +44,7 @@ pub(crate) struct KeySet {
 }
 
 /// Expires each set `max_stale` after its lifetime.
-pub(crate) struct SetExpiry;
+struct SetExpiry;
 
 impl Expiry<usize, Arc<KeySet>> for SetExpiry {
     fn expire_after_create(
@@ -69,16 +68,21 @@ impl Expiry<usize, Arc<KeySet>> for SetExpiry {
 }
 
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Status {
+struct Status {
     pub key_count: usize,
     pub last_refresh: Option<i64>,
     pub fresh_until: Option<Instant>,
     pub stale_until: Option<Instant>,
 }
 
-/// Per-issuer policy and fetch coordination.
-pub(crate) struct IssuerState {
-    pub policy: Policy,
+/// What one fetched issuer is, and its fetch coordination.
+pub(crate) struct FetchState {
+    /// The issuer identifier (discovery, log lines).
+    issuer: String,
+    /// The verifier's index of this issuer, as its cached results name it.
+    index: usize,
+    /// The issuer's algorithm allow-list, for the key rules.
+    algorithms: Vec<Algorithm>,
     configured_jwks: Option<String>,
     discovered_jwks: Mutex<Option<String>>,
     fetch_lock: tokio::sync::Mutex<()>,
@@ -91,10 +95,19 @@ pub(crate) struct IssuerState {
     status: Mutex<Status>,
 }
 
-impl IssuerState {
-    pub fn new(policy: Policy, configured_jwks: Option<String>) -> Self {
-        IssuerState {
-            policy,
+impl FetchState {
+    /// Issuer `issuer`, the verifier's issuer number `index`, keys from
+    /// `configured_jwks` or else discovery.
+    pub fn new(
+        issuer: &str,
+        index: usize,
+        algorithms: &[Algorithm],
+        configured_jwks: Option<String>,
+    ) -> Self {
+        FetchState {
+            issuer: issuer.to_owned(),
+            index,
+            algorithms: algorithms.to_vec(),
             configured_jwks,
             discovered_jwks: Mutex::new(None),
             fetch_lock: tokio::sync::Mutex::new(()),
@@ -106,9 +119,23 @@ impl IssuerState {
         }
     }
 
-    pub fn status(&self) -> Status {
+    fn status(&self) -> Status {
         *lock(&self.status)
     }
+}
+
+/// The fetched key sets of every issuer that has no local keys, each issuer
+/// a slot (its [`FetchState`]).
+pub(crate) struct KeyCache {
+    slots: Vec<FetchState>,
+    sets: moka::future::Cache<usize, Arc<KeySet>>,
+    http: Http,
+    settings: CacheSettings,
+    metrics: Arc<Metrics>,
+    /// The verifier's result cache, purged when keys leave a set.
+    results: Option<Arc<ResultCache>>,
+    /// Origin of the millisecond clock used by the atomics.
+    base: Instant,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -124,13 +151,94 @@ impl Drop for RefreshingGuard<'_> {
     }
 }
 
-impl Inner {
+impl KeyCache {
+    pub fn new(
+        slots: Vec<FetchState>,
+        http: Http,
+        settings: CacheSettings,
+        metrics: Arc<Metrics>,
+        results: Option<Arc<ResultCache>>,
+    ) -> Self {
+        let sets = moka::future::Cache::builder()
+            .max_capacity(slots.len() as u64 + 1)
+            .expire_after(SetExpiry)
+            .build();
+        KeyCache {
+            slots,
+            sets,
+            http,
+            settings,
+            metrics,
+            results,
+            base: Instant::now(),
+        }
+    }
+
+    /// The key for `kid` of the issuer in `slot`: from the cached set, or
+    /// after at most one forced refresh per cooldown.
+    pub async fn key_for(
+        self: &Arc<Self>,
+        slot: usize,
+        kid: &str,
+    ) -> Result<Arc<VerifyingKey>, VerifyError> {
+        let set = match self.sets.get(&slot).await {
+            Some(set) => {
+                self.observe(slot, &set);
+                set
+            }
+            None => Box::pin(self.current_set(slot)).await?,
+        };
+        if let Some(key) = set.keys.get(kid) {
+            return Ok(key.clone());
+        }
+        Box::pin(self.unknown_kid(slot, kid)).await
+    }
+
+    /// Whether the cached set of `slot` still holds this key under `kid`
+    /// (a result-cache hit is still good). Never fetches.
+    pub async fn holds(self: &Arc<Self>, slot: usize, kid: &str, fingerprint: &[u8; 32]) -> bool {
+        match self.sets.get(&slot).await {
+            Some(set) => {
+                self.observe(slot, &set);
+                set.keys
+                    .get(kid)
+                    .is_some_and(|k| k.fingerprint() == fingerprint)
+            }
+            None => false,
+        }
+    }
+
+    /// Loads the set of `slot` now unless one is cached.
+    pub async fn prefetch(self: &Arc<Self>, slot: usize) -> Result<(), VerifyError> {
+        self.current_set(slot).await.map(drop)
+    }
+
+    pub fn health(&self, slot: usize, now: Instant) -> IssuerHealth {
+        let st = &self.slots[slot];
+        let status = st.status();
+        let stale = status.fresh_until.is_some_and(|t| now >= t);
+        let within = status.stale_until.is_some_and(|t| now < t);
+        IssuerHealth {
+            issuer: st.issuer.clone(),
+            key_count: if within { status.key_count } else { 0 },
+            last_refresh: status.last_refresh,
+            stale,
+            ready: within && status.key_count > 0,
+        }
+    }
+
+    /// A sensible `Retry-After` for a 503 caused by unavailable keys.
+    pub fn retry_after(&self) -> Duration {
+        self.settings.error_backoff.max(Duration::from_secs(1))
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.base.elapsed().as_millis() as u64 + 1
+    }
+
     /// The issuer's current set: warm from moka (scheduling a background
     /// refresh when due), or loaded once for all concurrent callers.
-    pub(crate) async fn current_set(
-        self: &Arc<Self>,
-        idx: usize,
-    ) -> Result<Arc<KeySet>, VerifyError> {
+    async fn current_set(self: &Arc<Self>, idx: usize) -> Result<Arc<KeySet>, VerifyError> {
         if let Some(set) = self.sets.get(&idx).await {
             self.observe(idx, &set);
             return Ok(set);
@@ -138,7 +246,7 @@ impl Inner {
         let this = self.clone();
         self.sets
             .try_get_with(idx, async move {
-                let st = &this.issuers[idx];
+                let st = &this.slots[idx];
                 let seen = st.generation.load(Acquire);
                 let _fetching = st.fetch_lock.lock().await;
                 if st.generation.load(Acquire) != seen
@@ -153,7 +261,7 @@ impl Inner {
     }
 
     /// Hot-path bookkeeping for a set about to be used.
-    pub(crate) fn observe(self: &Arc<Self>, idx: usize, set: &KeySet) {
+    fn observe(self: &Arc<Self>, idx: usize, set: &KeySet) {
         let now = Instant::now();
         if now >= set.refresh_at {
             self.spawn_refresh(idx);
@@ -165,8 +273,8 @@ impl Inner {
 
     /// Starts a background refresh unless one is running or fetches are
     /// backing off.
-    pub(crate) fn spawn_refresh(self: &Arc<Self>, idx: usize) {
-        let st = &self.issuers[idx];
+    fn spawn_refresh(self: &Arc<Self>, idx: usize) {
+        let st = &self.slots[idx];
         if self.in_backoff(idx) || st.refreshing.swap(true, AcqRel) {
             return;
         }
@@ -177,19 +285,15 @@ impl Inner {
         };
         let this = self.clone();
         handle.spawn(async move {
-            let _flag = RefreshingGuard(&this.issuers[idx].refreshing);
+            let _flag = RefreshingGuard(&this.slots[idx].refreshing);
             this.refresh(idx, "refresh-ahead").await;
         });
     }
 
     /// Fetches now unless another caller fetched while this one waited for
     /// the lock; installs and returns the resulting set.
-    pub(crate) async fn refresh(
-        self: &Arc<Self>,
-        idx: usize,
-        reason: &'static str,
-    ) -> Option<Arc<KeySet>> {
-        let st = &self.issuers[idx];
+    async fn refresh(self: &Arc<Self>, idx: usize, reason: &'static str) -> Option<Arc<KeySet>> {
+        let st = &self.slots[idx];
         let seen = st.generation.load(Acquire);
         let _fetching = st.fetch_lock.lock().await;
         if st.generation.load(Acquire) != seen {
@@ -203,12 +307,12 @@ impl Inner {
     /// An unknown `kid`: one forced refresh per cooldown. Callers inside the
     /// cooldown wait for a fetch already in flight (it may bring the key) or
     /// fail at once; they never start a fetch.
-    pub(crate) async fn unknown_kid(
+    async fn unknown_kid(
         self: &Arc<Self>,
         idx: usize,
         kid: &str,
     ) -> Result<Arc<VerifyingKey>, VerifyError> {
-        let st = &self.issuers[idx];
+        let st = &self.slots[idx];
         let now = self.now_ms();
         let cooldown = self.settings.unknown_kid_cooldown.as_millis() as u64;
         let last = st.last_forced_ms.load(Acquire);
@@ -220,7 +324,7 @@ impl Inner {
                 .is_ok()
         {
             Metrics::inc(&self.metrics.unknown_kid_refreshes);
-            tracing::info!(issuer = %st.policy.issuer, kid, "unknown kid: refreshing the key set");
+            tracing::info!(issuer = %st.issuer, kid, "unknown kid: refreshing the key set");
             let set = self.refresh(idx, "unknown-kid").await;
             return set
                 .and_then(|s| s.keys.get(kid).cloned())
@@ -243,7 +347,7 @@ impl Inner {
     }
 
     fn in_backoff(&self, idx: usize) -> bool {
-        let last = self.issuers[idx].last_error_ms.load(Acquire);
+        let last = self.slots[idx].last_error_ms.load(Acquire);
         last != 0
             && self.now_ms().saturating_sub(last) < self.settings.error_backoff.as_millis() as u64
     }
@@ -255,12 +359,12 @@ impl Inner {
         idx: usize,
         reason: &'static str,
     ) -> Result<Arc<KeySet>, FetchError> {
-        let st = &self.issuers[idx];
+        let st = &self.slots[idx];
         if self.in_backoff(idx) {
             return Err(FetchError::Backoff);
         }
         let current = self.sets.get(&idx).await;
-        let span = tracing::info_span!("jwks_fetch", issuer = %st.policy.issuer, reason);
+        let span = tracing::info_span!("jwks_fetch", issuer = %st.issuer, reason);
         let result = self
             .fetch_once(idx, current.as_deref())
             .instrument(span)
@@ -276,8 +380,8 @@ impl Inner {
                     fresh_until: Some(set.fresh_until),
                     stale_until: Some(set.stale_until),
                 };
-                if let Some(old) = &current {
-                    self.purge_results(idx, &old.keys, &set.keys);
+                if let (Some(old), Some(results)) = (&current, &self.results) {
+                    results.purge_removed(st.index, &st.issuer, &old.keys, &set.keys);
                 }
                 self.schedule(idx, set.refresh_at);
                 Ok(set)
@@ -290,7 +394,7 @@ impl Inner {
                     Some(set) => {
                         let stale = Instant::now().saturating_duration_since(set.fresh_until);
                         tracing::warn!(
-                            issuer = %st.policy.issuer,
+                            issuer = %st.issuer,
                             error = %e,
                             stale_for_s = stale.as_secs(),
                             max_stale_s = self.settings.max_stale.as_secs(),
@@ -304,7 +408,7 @@ impl Inner {
                         );
                     }
                     None => tracing::warn!(
-                        issuer = %st.policy.issuer,
+                        issuer = %st.issuer,
                         error = %e,
                         "key set fetch failed; no keys available"
                     ),
@@ -319,7 +423,7 @@ impl Inner {
         idx: usize,
         current: Option<&KeySet>,
     ) -> Result<Arc<KeySet>, FetchError> {
-        let st = &self.issuers[idx];
+        let st = &self.slots[idx];
         let (url, discovered) = self.jwks_url(idx).await?;
         let etag = current.and_then(|c| c.etag.as_deref());
         match self.http.get(&url, etag).await {
@@ -328,23 +432,23 @@ impl Inner {
                 etag,
                 max_age,
             }) => {
-                let (keys, skipped) = parse_jwks(&body, &st.policy.algorithms, &st.policy.issuer)
+                let (keys, skipped) = parse_jwks(&body, &st.algorithms, &st.issuer)
                     .map_err(|e| FetchError::Invalid(e.to_string()))?;
                 self.metrics
                     .skipped_keys
                     .fetch_add(skipped, std::sync::atomic::Ordering::Relaxed);
                 Metrics::inc(&self.metrics.fetch_ok);
                 if keys.is_empty() {
-                    tracing::warn!(issuer = %st.policy.issuer, skipped, "JWKS has no usable key");
+                    tracing::warn!(issuer = %st.issuer, skipped, "JWKS has no usable key");
                 } else {
-                    tracing::info!(issuer = %st.policy.issuer, keys = keys.len(), skipped, "key set fetched");
+                    tracing::info!(issuer = %st.issuer, keys = keys.len(), skipped, "key set fetched");
                 }
                 Ok(self.new_set(Arc::new(keys), etag, max_age))
             }
             Ok(Fetched::NotModified { max_age }) => {
                 let current = current.ok_or(FetchError::Status(304))?;
                 Metrics::inc(&self.metrics.fetch_not_modified);
-                tracing::debug!(issuer = %st.policy.issuer, "key set not modified");
+                tracing::debug!(issuer = %st.issuer, "key set not modified");
                 Ok(self.new_set(current.keys.clone(), current.etag.clone(), max_age))
             }
             Err(e) => {
@@ -359,16 +463,16 @@ impl Inner {
 
     /// The configured JWKS URL, or the discovered one (discovering once).
     async fn jwks_url(&self, idx: usize) -> Result<(String, bool), FetchError> {
-        let st = &self.issuers[idx];
+        let st = &self.slots[idx];
         if let Some(url) = &st.configured_jwks {
             return Ok((url.clone(), false));
         }
         if let Some(url) = lock(&st.discovered_jwks).clone() {
             return Ok((url, true));
         }
-        let url = self.http.discover(&st.policy.issuer).await?;
+        let url = self.http.discover(&st.issuer).await?;
         Metrics::inc(&self.metrics.discovery_ok);
-        tracing::info!(issuer = %st.policy.issuer, jwks_uri = %url, "discovered JWKS URL");
+        tracing::info!(issuer = %st.issuer, jwks_uri = %url, "discovered JWKS URL");
         *lock(&st.discovered_jwks) = Some(url.clone());
         Ok((url, true))
     }
@@ -397,41 +501,18 @@ impl Inner {
         })
     }
 
-    /// Drops cached results whose key left the set (or changed under its
-    /// `kid`).
-    fn purge_results(&self, idx: usize, old: &KeyMap, new: &KeyMap) {
-        let Some(results) = &self.results else { return };
-        let removed: HashSet<Box<str>> = old
-            .iter()
-            .filter(|(kid, key)| {
-                new.get(*kid)
-                    .is_none_or(|k| k.fingerprint() != key.fingerprint())
-            })
-            .map(|(kid, _)| kid.clone())
-            .collect();
-        if removed.is_empty() {
-            return;
-        }
-        tracing::info!(issuer = %self.issuers[idx].policy.issuer, removed = removed.len(), "keys left the set");
-        if let Err(e) =
-            results.invalidate_entries_if(move |_, r| r.issuer == idx && removed.contains(&r.kid))
-        {
-            tracing::warn!(error = %e, "cannot purge the result cache");
-        }
-    }
-
     /// Wakes at `at` and starts a refresh, unless another fetch happened
     /// meanwhile (that one scheduled its own) or the verifier is gone.
     fn schedule(self: &Arc<Self>, idx: usize, at: Instant) {
         let Ok(handle) = Handle::try_current() else {
             return;
         };
-        let generation = self.issuers[idx].generation.load(Acquire);
+        let generation = self.slots[idx].generation.load(Acquire);
         let weak = Arc::downgrade(self);
         handle.spawn(async move {
             tokio::time::sleep_until(at.into()).await;
             let Some(this) = weak.upgrade() else { return };
-            if this.issuers[idx].generation.load(Acquire) == generation {
+            if this.slots[idx].generation.load(Acquire) == generation {
                 this.spawn_refresh(idx);
             }
         });

@@ -1,11 +1,12 @@
 //! Configuration: what to trust per issuer ([`IssuerConfig`]), how long to
 //! keep keys ([`CacheSettings`]) and how to fetch them ([`HttpSettings`]).
 
-use std::fmt;
 use std::time::Duration;
 
-use aws_lc_rs::signature::{self, RsaParameters};
 use shared::claims::ACCESS_TOKEN_TYP;
+
+pub use crate::algorithm::Algorithm;
+use crate::local::LocalKeys;
 
 /// Default clock-skew allowance for `exp`, `nbf` and `iat`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
@@ -13,67 +14,6 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 /// Default cap on the size of a compact token, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
-
-/// A JWS signature algorithm this crate can verify. Only RSA algorithms are
-/// supported; the allow-list of each issuer picks from these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    /// RSASSA-PKCS1-v1_5 with SHA-256 (the default and the issuer's choice).
-    RS256,
-    RS384,
-    RS512,
-    /// RSASSA-PSS with SHA-256 and MGF1.
-    PS256,
-    PS384,
-    PS512,
-}
-
-impl Algorithm {
-    /// Every algorithm this crate knows.
-    pub const ALL: [Algorithm; 6] = [
-        Algorithm::RS256,
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::PS384,
-        Algorithm::PS512,
-    ];
-
-    /// The JOSE name (`RS256`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::RS256 => "RS256",
-            Algorithm::RS384 => "RS384",
-            Algorithm::RS512 => "RS512",
-            Algorithm::PS256 => "PS256",
-            Algorithm::PS384 => "PS384",
-            Algorithm::PS512 => "PS512",
-        }
-    }
-
-    /// Parses a JOSE name exactly (case-sensitive, as RFC 7515 requires).
-    /// `none` and HMAC names are not algorithms here.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Algorithm::ALL.into_iter().find(|a| a.as_str() == name)
-    }
-
-    pub(crate) fn params(self) -> &'static RsaParameters {
-        match self {
-            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-        }
-    }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A claim that a token must carry beyond the always-required `iss`, `exp`
 /// and `aud`.
@@ -109,14 +49,16 @@ impl RequiredClaim {
 
 /// What one trusted issuer may sign, and where its keys are.
 ///
-/// Defaults: algorithms `[RS256]`, leeway 30 s (at most 60 s), `typ`
-/// `at+jwt`, required claims `exp` and `sub` (plus `iss` and `aud`, which are
-/// always checked). At least one audience must be configured.
+/// Defaults: keys found through discovery, algorithms `[RS256]`, leeway 30 s
+/// (at most 60 s), `typ` `at+jwt`, required claims `exp` and `sub` (plus
+/// `iss` and `aud`, which are always checked). The accepted audiences must
+/// be configured: [`IssuerConfig::audiences`], or explicitly any with
+/// [`IssuerConfig::any_audience`].
 #[derive(Debug, Clone)]
 pub struct IssuerConfig {
     pub(crate) issuer: String,
-    pub(crate) jwks_url: Option<String>,
-    pub(crate) audiences: Vec<String>,
+    pub(crate) keys: KeysFrom,
+    pub(crate) audiences: Audiences,
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) leeway: Duration,
     pub(crate) required_typ: Option<String>,
@@ -131,8 +73,8 @@ impl IssuerConfig {
     pub fn new(issuer_url: impl Into<String>) -> Self {
         IssuerConfig {
             issuer: issuer_url.into(),
-            jwks_url: None,
-            audiences: Vec::new(),
+            keys: KeysFrom::Discovery,
+            audiences: Audiences::Listed(Vec::new()),
             algorithms: vec![Algorithm::RS256],
             leeway: DEFAULT_LEEWAY,
             required_typ: Some(ACCESS_TOKEN_TYP.to_owned()),
@@ -140,19 +82,42 @@ impl IssuerConfig {
         }
     }
 
-    /// Fetch keys from this URL and skip discovery.
+    /// Fetch keys from this URL and skip discovery (replaces an earlier
+    /// [`IssuerConfig::local_keys`]).
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
-        self.jwks_url = Some(url.into());
+        self.keys = KeysFrom::Url(url.into());
         self
     }
 
-    /// Accepted audiences (required): a token's `aud` must contain one.
+    /// Take keys from `keys`, a set the caller holds in memory and replaces
+    /// itself ([`LocalKeys::replace`]), instead of fetching them: no
+    /// discovery, no HTTP request, and no URL rules for this issuer
+    /// (replaces an earlier [`IssuerConfig::jwks_url`]). Everything else
+    /// about a token is checked as for fetched keys.
+    pub fn local_keys(mut self, keys: LocalKeys) -> Self {
+        self.keys = KeysFrom::Local(keys);
+        self
+    }
+
+    /// Accepted audiences (required unless [`IssuerConfig::any_audience`]):
+    /// a token's `aud` must contain one.
     pub fn audiences<I, S>(mut self, auds: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.audiences = auds.into_iter().map(Into::into).collect();
+        self.audiences = Audiences::Listed(auds.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Accept a token whatever audience it names (replaces
+    /// [`IssuerConfig::audiences`]). Never the default: only for a party
+    /// that judges tokens on behalf of every audience, such as an
+    /// authorization server answering RFC 7662 introspection for its own
+    /// tokens. `aud` must still be present, a string or an array of
+    /// strings, and name at least one non-empty audience.
+    pub fn any_audience(mut self) -> Self {
+        self.audiences = Audiences::Any;
         self
     }
 
@@ -189,6 +154,26 @@ impl IssuerConfig {
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
+}
+
+/// Where an issuer's keys come from.
+#[derive(Debug, Clone)]
+pub(crate) enum KeysFrom {
+    /// The `jwks_uri` of the issuer's discovery document.
+    Discovery,
+    /// A configured JWKS URL.
+    Url(String),
+    /// A set its owner keeps in memory.
+    Local(LocalKeys),
+}
+
+/// Which audiences an issuer's tokens may name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Audiences {
+    /// `aud` must contain one of these (none configured is a build error).
+    Listed(Vec<String>),
+    /// Any `aud` naming at least one non-empty audience.
+    Any,
 }
 
 /// How long key sets live and how refreshes are paced.

@@ -15,11 +15,9 @@ use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use shared::claims::Audience;
 
-use crate::config::Algorithm;
+use crate::algorithm::Algorithm;
 use crate::error::VerifyError;
-
-/// Longest `kid` accepted, in bytes.
-pub const MAX_KID_BYTES: usize = 256;
+use crate::keys::{MAX_KID_BYTES, VerifyingKey};
 
 /// The verified claims of an access token (RFC 9068 plus `roles`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,6 +35,9 @@ pub struct Claims {
     pub scope: String,
     /// Empty for client-credentials tokens.
     pub roles: Vec<String>,
+    /// The token carried a `roles` claim (see [`Claims::has_roles_claim`]).
+    #[serde(skip)]
+    pub(crate) roles_claim: bool,
 }
 
 impl Claims {
@@ -50,6 +51,14 @@ impl Claims {
 
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the token carried a `roles` claim at all, an empty array
+    /// included ([`Claims::roles`] is empty either way). The issuer of this
+    /// workspace puts one in user tokens and none in client-credentials
+    /// tokens.
+    pub fn has_roles_claim(&self) -> bool {
+        self.roles_claim
     }
 }
 
@@ -259,7 +268,7 @@ pub(crate) fn check_signature_shape(segment: &str) -> Result<(), VerifyError> {
 /// Decodes the signature (strict base64url, into a stack buffer) and
 /// verifies it over the signing input with `key`.
 pub(crate) fn verify_signature(
-    key: &crate::keys::VerifyingKey,
+    key: &VerifyingKey,
     alg: Algorithm,
     segments: &Segments<'_>,
 ) -> Result<(), VerifyError> {

@@ -21,8 +21,11 @@ use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents};
 use serde::Deserialize as _;
 use shared::jwk::{Jwk, Jwks};
 
-use crate::config::Algorithm;
+use crate::algorithm::Algorithm;
 use crate::error::VerifyError;
+
+/// Longest `kid` accepted, in bytes (in a token header and in a set).
+pub const MAX_KID_BYTES: usize = 256;
 
 /// Why a JWKS member was not used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -224,6 +227,12 @@ pub(crate) fn parse_jwks(
     issuer: &str,
 ) -> Result<(KeyMap, u64), serde_json::Error> {
     let doc: Jwks = serde_json::from_slice(body)?;
+    Ok(key_map(&doc, allowed, issuer))
+}
+
+/// The usable keys of a set, judged member by member as the module rules
+/// say, and how many members were skipped. `issuer` only labels log lines.
+pub(crate) fn key_map(doc: &Jwks, allowed: &[Algorithm], issuer: &str) -> (KeyMap, u64) {
     let mut keys = KeyMap::with_capacity(doc.keys.len());
     let mut skipped = 0;
     for member in &doc.keys {
@@ -240,7 +249,7 @@ pub(crate) fn parse_jwks(
             }
         }
     }
-    Ok((keys, skipped))
+    (keys, skipped)
 }
 
 fn key_from_member(
@@ -254,7 +263,7 @@ fn key_from_member(
     }
     let jwk: Jwk = Jwk::deserialize(member).map_err(|_| KeyRejection::Malformed)?;
     let kid = jwk.kid.as_deref().ok_or(KeyRejection::MissingKid)?;
-    if kid.is_empty() || kid.len() > crate::jws::MAX_KID_BYTES {
+    if kid.is_empty() || kid.len() > MAX_KID_BYTES {
         return Err(KeyRejection::Malformed);
     }
     if seen.contains_key(kid) {

@@ -1,14 +1,14 @@
 //! The verification policy of one issuer, compiled from [`IssuerConfig`],
 //! and the claim checks that run after the signature verifies.
 
-use crate::config::{Algorithm, IssuerConfig, RequiredClaim};
+use crate::config::{Algorithm, Audiences, IssuerConfig, RequiredClaim};
 use crate::error::VerifyError;
 use crate::jws::{Claims, Header, RawClaims};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {
     pub issuer: String,
-    pub audiences: Vec<String>,
+    pub audiences: Audiences,
     pub algorithms: Vec<Algorithm>,
     pub leeway: i64,
     pub required_typ: Option<String>,
@@ -62,7 +62,11 @@ impl Policy {
             return Err(VerifyError::WrongIssuer);
         }
         let aud = raw.aud.ok_or(VerifyError::MissingClaim("aud"))?;
-        if !self.audiences.iter().any(|a| aud.contains(a)) {
+        let accepted = match &self.audiences {
+            Audiences::Listed(listed) => listed.iter().any(|a| aud.contains(a)),
+            Audiences::Any => aud.iter().any(|a| !a.is_empty()),
+        };
+        if !accepted {
             return Err(VerifyError::WrongAudience);
         }
         for claim in &self.required {
@@ -87,6 +91,7 @@ impl Policy {
             jti: raw.jti,
             client_id: raw.client_id,
             scope: raw.scope.unwrap_or_default(),
+            roles_claim: raw.roles.is_some(),
             roles: raw.roles.unwrap_or_default(),
         })
     }

@@ -1,28 +1,32 @@
-//! [`Verifier`]: the entry point. Holds the trusted issuers, their key
-//! caches, the optional result cache and the counters behind one `Arc`.
+//! [`Verifier`]: the entry point and the verification pipeline. Holds the
+//! trusted issuers (policy and key source each), the key cache of the
+//! fetched ones, the optional result cache and the counters behind one
+//! `Arc`.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use moka::Expiry;
-
-use crate::cache::{IssuerState, KeySet, SetExpiry};
+use crate::cache::{FetchState, KeyCache};
 use crate::config::{
-    CacheSettings, DEFAULT_MAX_TOKEN_BYTES, HttpSettings, IssuerConfig, MAX_LEEWAY,
+    Audiences, CacheSettings, DEFAULT_MAX_TOKEN_BYTES, HttpSettings, IssuerConfig, KeysFrom,
+    MAX_LEEWAY,
 };
 use crate::error::{BuildError, VerifyError};
 use crate::fetch::{Http, check_url};
 use crate::jws::{self, Claims};
-use crate::keys::VerifyingKey;
 use crate::metrics::{IssuerHealth, Metrics, MetricsSnapshot};
 use crate::policy::Policy;
+use crate::results::{CachedResult, ResultCache};
+use crate::source::KeySource;
 
 /// Verifies access tokens from a fixed set of trusted issuers.
 ///
 /// Cheap to clone (one `Arc`); share one per process. Keys are fetched on
 /// first use (or by [`Verifier::prefetch`]) and then refreshed in the
-/// background; a request never waits on a warm cache.
+/// background; a request never waits on a warm cache. An issuer configured
+/// with [`IssuerConfig::local_keys`] is never fetched: its keys are the set
+/// its owner last installed (see [`crate::LocalKeys`]).
 ///
 /// ```no_run
 /// use jwks_client::{IssuerConfig, Verifier};
@@ -141,12 +145,13 @@ impl VerifierBuilder {
         if max_token_bytes == 0 {
             return Err(BuildError::InvalidSetting("max_token_bytes is zero"));
         }
-        let mut issuers: Vec<IssuerState> = Vec::with_capacity(self.issuers.len());
-        for cfg in &self.issuers {
+        let mut issuers: Vec<Issuer> = Vec::with_capacity(self.issuers.len());
+        let mut slots = Vec::new();
+        for (index, cfg) in self.issuers.iter().enumerate() {
             if issuers.iter().any(|i| i.policy.issuer == cfg.issuer) {
                 return Err(BuildError::DuplicateIssuer(cfg.issuer.clone()));
             }
-            if cfg.audiences.is_empty() {
+            if cfg.audiences == Audiences::Listed(Vec::new()) {
                 return Err(BuildError::NoAudience(cfg.issuer.clone()));
             }
             if cfg.algorithms.is_empty() {
@@ -155,34 +160,59 @@ impl VerifierBuilder {
             if cfg.leeway > MAX_LEEWAY {
                 return Err(BuildError::InvalidSetting("leeway is above 60 s"));
             }
-            match &cfg.jwks_url {
-                Some(url) => check_url(url, self.http.allow_insecure_http).map(drop)?,
-                None => check_url(&cfg.issuer, self.http.allow_insecure_http).map(drop)?,
-            }
-            issuers.push(IssuerState::new(Policy::new(cfg), cfg.jwks_url.clone()));
+            let configured = match &cfg.keys {
+                KeysFrom::Local(keys) => {
+                    issuers.push(Issuer {
+                        policy: Policy::new(cfg),
+                        source: KeySource::Local(keys.clone()),
+                    });
+                    continue;
+                }
+                KeysFrom::Url(url) => {
+                    check_url(url, self.http.allow_insecure_http)?;
+                    Some(url.clone())
+                }
+                KeysFrom::Discovery => {
+                    check_url(&cfg.issuer, self.http.allow_insecure_http)?;
+                    None
+                }
+            };
+            slots.push(FetchState::new(
+                &cfg.issuer,
+                index,
+                &cfg.algorithms,
+                configured,
+            ));
+            issuers.push(Issuer {
+                policy: Policy::new(cfg),
+                source: KeySource::Fetched(slots.len() - 1),
+            });
         }
         let http = Http::new(self.http)?;
-        let sets = moka::future::Cache::builder()
-            .max_capacity(issuers.len() as u64 + 1)
-            .expire_after(SetExpiry)
-            .build();
-        let results = (self.result_cache > 0).then(|| {
-            moka::future::Cache::builder()
-                .max_capacity(self.result_cache)
-                .expire_after(ResultExpiry)
-                .support_invalidation_closures()
-                .build()
-        });
+        let metrics = Arc::new(Metrics::default());
+        let results =
+            (self.result_cache > 0).then(|| Arc::new(ResultCache::new(self.result_cache)));
+        if let Some(results) = &results {
+            for (index, issuer) in issuers.iter().enumerate() {
+                if let KeySource::Local(keys) = &issuer.source {
+                    keys.watch(results, index);
+                }
+            }
+        }
+        let keys = Arc::new(KeyCache::new(
+            slots,
+            http,
+            self.cache,
+            metrics.clone(),
+            results.clone(),
+        ));
         Ok(Verifier {
             inner: Arc::new(Inner {
                 issuers,
-                sets,
+                keys,
                 results,
-                http,
-                settings: self.cache,
                 max_token_bytes,
-                metrics: Metrics::default(),
-                base: Instant::now(),
+                metrics,
             }),
         })
     }
@@ -212,8 +242,8 @@ impl Verifier {
     /// [`VerifyError::KeysUnavailable`] if any issuer has no usable set.
     pub async fn prefetch(&self) -> Result<(), VerifyError> {
         let mut result = Ok(());
-        for idx in 0..self.inner.issuers.len() {
-            if let Err(e) = self.inner.current_set(idx).await {
+        for issuer in &self.inner.issuers {
+            if let Err(e) = issuer.source.prefetch(&self.inner.keys).await {
                 result = Err(e);
             }
         }
@@ -223,7 +253,11 @@ impl Verifier {
     /// One entry per issuer, in configuration order.
     pub fn health(&self) -> Vec<IssuerHealth> {
         let now = Instant::now();
-        self.inner.issuers.iter().map(|st| st.health(now)).collect()
+        self.inner
+            .issuers
+            .iter()
+            .map(|i| i.source.health(&self.inner.keys, &i.policy.issuer, now))
+            .collect()
     }
 
     pub fn metrics(&self) -> MetricsSnapshot {
@@ -232,50 +266,24 @@ impl Verifier {
 
     /// A sensible `Retry-After` for a 503 caused by unavailable keys.
     pub fn retry_after(&self) -> Duration {
-        self.inner
-            .settings
-            .error_backoff
-            .max(Duration::from_secs(1))
+        self.inner.keys.retry_after()
     }
 }
 
-/// A verification result kept for the exact token string.
-pub(crate) struct CachedResult {
-    pub claims: Arc<Claims>,
-    pub issuer: usize,
-    pub kid: Box<str>,
-    pub fingerprint: [u8; 32],
-    pub leeway: i64,
+/// One trusted issuer: what its tokens must satisfy, and where its keys
+/// come from.
+struct Issuer {
+    policy: Policy,
+    source: KeySource,
 }
 
-struct ResultExpiry;
-
-impl Expiry<Box<str>, Arc<CachedResult>> for ResultExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &Box<str>,
-        value: &Arc<CachedResult>,
-        _created_at: Instant,
-    ) -> Option<Duration> {
-        let left = value
-            .claims
-            .exp
-            .saturating_add(value.leeway)
-            .saturating_sub(shared::now_unix());
-        Some(Duration::from_secs(left.max(0) as u64))
-    }
-}
-
-pub(crate) struct Inner {
-    pub issuers: Vec<IssuerState>,
-    pub sets: moka::future::Cache<usize, Arc<KeySet>>,
-    pub results: Option<moka::future::Cache<Box<str>, Arc<CachedResult>>>,
-    pub http: Http,
-    pub settings: CacheSettings,
-    pub max_token_bytes: usize,
-    pub metrics: Metrics,
-    /// Origin of the millisecond clock used by the atomics.
-    pub base: Instant,
+struct Inner {
+    issuers: Vec<Issuer>,
+    /// The sets of the issuers whose keys are fetched.
+    keys: Arc<KeyCache>,
+    results: Option<Arc<ResultCache>>,
+    max_token_bytes: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl Inner {
@@ -300,10 +308,11 @@ impl Inner {
             .iter()
             .position(|i| i.policy.issuer == iss)
             .ok_or(VerifyError::UnknownIssuer)?;
-        let policy = &self.issuers[idx].policy;
+        let issuer = &self.issuers[idx];
+        let policy = &issuer.policy;
         policy.check_header(&header)?;
         jws::check_signature_shape(segments.signature)?;
-        let key = self.key_for(idx, kid).await?;
+        let key = issuer.source.key(&self.keys, kid).await?;
         jws::verify_signature(&key, header.alg, &segments)?;
         let claims = Arc::new(policy.check_claims(raw, shared::now_unix())?);
         if let Some(results) = &self.results {
@@ -314,7 +323,7 @@ impl Inner {
                 fingerprint: *key.fingerprint(),
                 leeway: policy.leeway,
             };
-            results.insert(Box::from(token), Arc::new(entry)).await;
+            results.insert(token, entry).await;
         }
         Ok(claims)
     }
@@ -336,12 +345,12 @@ impl Inner {
             results.invalidate(token).await;
             return Err(VerifyError::Expired);
         }
-        let key_present = match self.sets.get(&hit.issuer).await {
-            Some(set) => {
-                self.observe(hit.issuer, &set);
-                set.keys
-                    .get(&hit.kid)
-                    .is_some_and(|k| k.fingerprint() == &hit.fingerprint)
+        let key_present = match self.issuers.get(hit.issuer) {
+            Some(issuer) => {
+                issuer
+                    .source
+                    .holds(&self.keys, &hit.kid, &hit.fingerprint)
+                    .await
             }
             None => false,
         };
@@ -352,45 +361,6 @@ impl Inner {
         }
         Metrics::inc(&self.metrics.result_cache_hits);
         Ok(Some(hit.claims.clone()))
-    }
-
-    /// The key for `kid`: from the cached set, or after at most one forced
-    /// refresh per cooldown.
-    async fn key_for(
-        self: &Arc<Self>,
-        idx: usize,
-        kid: &str,
-    ) -> Result<Arc<VerifyingKey>, VerifyError> {
-        let set = match self.sets.get(&idx).await {
-            Some(set) => {
-                self.observe(idx, &set);
-                set
-            }
-            None => Box::pin(self.current_set(idx)).await?,
-        };
-        if let Some(key) = set.keys.get(kid) {
-            return Ok(key.clone());
-        }
-        Box::pin(self.unknown_kid(idx, kid)).await
-    }
-
-    pub(crate) fn now_ms(&self) -> u64 {
-        self.base.elapsed().as_millis() as u64 + 1
-    }
-}
-
-impl IssuerState {
-    fn health(&self, now: Instant) -> IssuerHealth {
-        let status = self.status();
-        let stale = status.fresh_until.is_some_and(|t| now >= t);
-        let within = status.stale_until.is_some_and(|t| now < t);
-        IssuerHealth {
-            issuer: self.policy.issuer.clone(),
-            key_count: if within { status.key_count } else { 0 },
-            last_refresh: status.last_refresh,
-            stale,
-            ready: within && status.key_count > 0,
-        }
     }
 }
 

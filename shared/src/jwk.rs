@@ -2,6 +2,7 @@
 //! thumbprint that serves as their `kid`.
 
 use aws_lc_rs::digest;
+use aws_lc_rs::rsa::PublicKey;
 use serde::{Deserialize, Serialize};
 
 /// One public key in a JWKS document.
@@ -42,6 +43,17 @@ impl Jwk {
             n: Some(n),
             e: Some(e),
         }
+    }
+
+    /// [`Jwk::rsa_signing`] for an aws-lc-rs RSA public key, such as
+    /// `key_pair.public_key()` of an `RsaKeyPair` (with
+    /// `aws_lc_rs::signature::KeyPair` in scope): its modulus and exponent
+    /// are read from the key, no DER is parsed.
+    pub fn rsa_signing_key(key: &PublicKey) -> Self {
+        Jwk::rsa_signing(
+            key.modulus().big_endian_without_leading_zero(),
+            key.exponent().big_endian_without_leading_zero(),
+        )
     }
 }
 
@@ -90,6 +102,52 @@ mod tests {
         assert_eq!(
             rsa_thumbprint(n, "AQAB"),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn signing_jwk_of_an_aws_lc_key_pair() {
+        use aws_lc_rs::signature::KeyPair as _;
+        let Ok(pair) = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048) else {
+            panic!("key generation");
+        };
+        let jwk = Jwk::rsa_signing_key(pair.public_key());
+        assert_eq!(jwk.e.as_deref(), Some("AQAB"));
+        let n = jwk
+            .n
+            .as_deref()
+            .and_then(|n| crate::b64::decode(n).ok())
+            .unwrap_or_default();
+        assert_eq!(n.len(), 256);
+        assert!(n[0] & 0x80 != 0, "no leading zero, top bit set");
+        let components = aws_lc_rs::signature::RsaPublicKeyComponents {
+            n: n.as_slice(),
+            e: [1u8, 0, 1].as_slice(),
+        };
+        let mut sig = vec![0; pair.public_modulus_len()];
+        let signed = pair.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            b"msg",
+            &mut sig,
+        );
+        assert!(signed.is_ok());
+        assert!(
+            components
+                .verify(
+                    &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+                    b"msg",
+                    &sig
+                )
+                .is_ok(),
+            "the JWK's numbers are the key pair's"
+        );
+        assert_eq!(
+            jwk.kid.as_deref(),
+            jwk.n
+                .as_deref()
+                .map(|n| rsa_thumbprint(n, "AQAB"))
+                .as_deref()
         );
     }
 

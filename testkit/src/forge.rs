@@ -30,7 +30,7 @@ impl Key {
         let public = pair.public_key();
         let n = public.modulus().big_endian_without_leading_zero().to_vec();
         let e = public.exponent().big_endian_without_leading_zero().to_vec();
-        let jwk = Jwk::rsa_signing(&n, &e);
+        let jwk = Jwk::rsa_signing_key(public);
         Key { pair, n, e, jwk }
     }
 

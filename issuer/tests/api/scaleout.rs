@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use testkit::internals::KeyState;
 use shared::admin::RotateResponse;
+use testkit::internals::KeyState;
 
 use crate::helpers::{kid_of, kids, postgres_url, test_database_url, verify_with_jwks};
 use crate::procs::{self, ISSUER_URL, Instance, admin_token, login, refresh};

@@ -17,11 +17,51 @@ async fn hostile_and_broken_tokens_are_refused_with_specific_errors() {
     let trap = JwksServer::start(jwks(&[&KEYS[1]])).await;
     let verifier = verifier_for(&server, fast_cache());
     let iss = issuer_of(&server);
+    assert!(
+        verifier.verify(&token(&KEYS[0], &iss)).await.is_ok(),
+        "control token"
+    );
+    let cases = bad_tokens(&iss, &trap);
+    for (name, token, want) in &cases {
+        let got = verifier.verify(token).await;
+        assert_eq!(got.as_ref().err(), Some(want), "{name}");
+    }
+    assert_eq!(trap.total_hits(), 0, "a jku/x5u URL was fetched");
+    // Only the control token and the path-traversal kid (one forced refresh)
+    // reached the JWKS server.
+    assert!(server.jwks_hits() <= 2);
+    assert_eq!(verifier.metrics().verifications_failed, cases.len() as u64);
+}
+
+/// The same table through keys held in memory: the same verdicts, and no
+/// request at all (not even for the unknown `kid`).
+#[tokio::test]
+async fn local_keys_refuse_the_same_tokens_with_the_same_errors() {
+    let server = JwksServer::start(jwks(&[&KEYS[0]])).await;
+    let trap = JwksServer::start(jwks(&[&KEYS[1]])).await;
+    let iss = issuer_of(&server);
+    let verifier = local_verifier(&iss, &[&KEYS[0]]);
+    assert!(
+        verifier.verify(&token(&KEYS[0], &iss)).await.is_ok(),
+        "control token"
+    );
+    let cases = bad_tokens(&iss, &trap);
+    for (name, token, want) in &cases {
+        let got = verifier.verify(token).await;
+        assert_eq!(got.as_ref().err(), Some(want), "{name}");
+    }
+    assert_eq!(trap.total_hits(), 0, "a jku/x5u URL was fetched");
+    assert_eq!(server.total_hits(), 0, "local keys are never fetched");
+    assert_eq!(verifier.metrics().verifications_failed, cases.len() as u64);
+}
+
+/// Hostile or broken tokens for issuer `iss` (keys: `KEYS[0]`), each with
+/// the error it must get; `trap` is a listener that `jku`/`x5u` name.
+fn bad_tokens(iss: &str, trap: &JwksServer) -> Vec<(&'static str, String, VerifyError)> {
     let kid = KEYS[0].kid();
     let h = header(kid);
-    let c = claims(&iss);
-    let good = token(&KEYS[0], &iss);
-    assert!(verifier.verify(&good).await.is_ok(), "control token");
+    let c = claims(iss);
+    let good = token(&KEYS[0], iss);
     let [gh, gp, gs]: [&str; 3] = good
         .split('.')
         .collect::<Vec<_>>()
@@ -31,7 +71,7 @@ async fn hostile_and_broken_tokens_are_refused_with_specific_errors() {
     let jwk_json = serde_json::to_string(&KEYS[0].jwk).expect("jwk");
     let n_e = [KEYS[0].n.clone(), KEYS[0].e.clone()].concat();
     let now = now();
-    let cases: Vec<(&str, String, VerifyError)> = vec![
+    vec![
         (
             "alg none, empty signature",
             unsigned(&with(h.clone(), "alg", json!("none")), &c.to_string(), ""),
@@ -352,16 +392,7 @@ async fn hostile_and_broken_tokens_are_refused_with_specific_errors() {
             ),
             VerifyError::BadSignature,
         ),
-    ];
-    for (name, token, want) in &cases {
-        let got = verifier.verify(token).await;
-        assert_eq!(got.as_ref().err(), Some(want), "{name}");
-    }
-    assert_eq!(trap.total_hits(), 0, "a jku/x5u URL was fetched");
-    // Only the control token and the path-traversal kid (one forced refresh)
-    // reached the JWKS server.
-    assert!(server.jwks_hits() <= 2);
-    assert_eq!(verifier.metrics().verifications_failed, cases.len() as u64);
+    ]
 }
 
 #[tokio::test]

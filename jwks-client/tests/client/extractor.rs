@@ -256,3 +256,102 @@ async fn verifier_may_be_registered_directly_and_realm_defaults() {
     let a = call!(app, get("/me"));
     assert_eq!(a.challenge.as_deref(), Some(r#"Bearer realm="api""#));
 }
+
+/// A second service inside one app: `/admin` registers its own verifier
+/// (keys held in memory, the issuer's own) and realm on its scope, next to
+/// the app's fetched verifier. Each route judges tokens with its scope's
+/// verifier and answers as the issuer's admin API does.
+#[actix_web::test]
+async fn a_scope_may_register_its_own_local_keys_verifier_and_realm() {
+    async fn keys_admin(bearer: Bearer) -> Result<HttpResponse, AuthError> {
+        bearer.require_scope("keys:admin")?;
+        Ok(HttpResponse::Ok().body(bearer.sub.clone()))
+    }
+    let server = JwksServer::start(jwks(&[&KEYS[0]])).await;
+    let own = "https://issuer.example";
+    let local = Verifier::builder()
+        .issuer(
+            jwks_client::IssuerConfig::new(own)
+                .audiences([own])
+                .local_keys(local_keys(&[&KEYS[1]])),
+        )
+        .build()
+        .expect("build");
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::new(verifier_for(&server, fast_cache())))
+            .app_data(web::Data::new(Realm("orders".into())))
+            .route("/me", web::get().to(me))
+            .service(
+                web::scope("/admin")
+                    .app_data(web::Data::new(local))
+                    .app_data(web::Data::new(Realm("issuer".into())))
+                    .route("/keys", web::get().to(keys_admin)),
+            ),
+    )
+    .await;
+    let admin_token = |scope: &str| {
+        let mut c = claims(own);
+        c["aud"] = serde_json::json!(own);
+        c["scope"] = serde_json::json!(scope);
+        sign_raw(
+            &KEYS[1],
+            &header(KEYS[1].kid()).to_string(),
+            &c.to_string(),
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        )
+    };
+    let auth = |t: &str| (header::AUTHORIZATION, format!("Bearer {t}"));
+
+    let a = call!(
+        app,
+        get("/admin/keys").insert_header(auth(&admin_token("keys:admin")))
+    );
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    // The app's own routes do not trust the scope's issuer, and the scope
+    // does not trust the app's.
+    let a = call!(
+        app,
+        get("/me").insert_header(auth(&admin_token("keys:admin")))
+    );
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let a = call!(
+        app,
+        get("/admin/keys").insert_header(auth(&token(&KEYS[0], &issuer_of(&server))))
+    );
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.body.starts_with(r#"{"error":"invalid_token""#));
+    assert_eq!(server.jwks_hits(), 0, "the app verifier was never asked");
+
+    // The admin API's answers: no credentials, bad token, malformed, scope.
+    let a = call!(app, get("/admin/keys"));
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.challenge.as_deref(), Some(r#"Bearer realm="issuer""#));
+    let a = call!(app, get("/admin/keys").insert_header(auth("abc.def.ghi")));
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let challenge = a.challenge.unwrap_or_default();
+    assert!(challenge.starts_with(r#"Bearer realm="issuer", error="invalid_token""#));
+    assert!(a.body.starts_with(r#"{"error":"invalid_token""#));
+    let good = admin_token("keys:admin");
+    for req in [
+        get("/admin/keys").insert_header((header::AUTHORIZATION, "Bearer two words")),
+        get("/admin/keys")
+            .append_header(auth(&good))
+            .append_header(auth(&good)),
+    ] {
+        let a = call!(app, req);
+        assert_eq!(a.status, StatusCode::BAD_REQUEST);
+        let challenge = a.challenge.unwrap_or_default();
+        assert!(challenge.starts_with(r#"Bearer realm="issuer", error="invalid_request""#));
+        assert!(a.body.starts_with(r#"{"error":"invalid_request""#));
+    }
+    let a = call!(
+        app,
+        get("/admin/keys").insert_header(auth(&admin_token("items:read")))
+    );
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let challenge = a.challenge.unwrap_or_default();
+    assert!(challenge.starts_with(r#"Bearer realm="issuer", error="insufficient_scope""#));
+    assert!(challenge.contains(r#"scope="keys:admin""#), "{challenge}");
+    assert!(a.body.starts_with(r#"{"error":"insufficient_scope""#));
+}

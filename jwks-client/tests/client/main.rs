@@ -5,5 +5,6 @@ mod bad_tokens;
 mod cache;
 #[cfg(feature = "actix")]
 mod extractor;
+mod local;
 mod rfc7515;
 mod support;

@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use aws_lc_rs::signature;
-use jwks_client::{CacheSettings, HttpSettings, IssuerConfig, Verifier};
+use jwks_client::{CacheSettings, HttpSettings, IssuerConfig, LocalKeys, Verifier};
 use serde_json::{Value, json};
 use shared::jwk::Jwks;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -361,6 +361,25 @@ pub fn verifier_for(server: &JwksServer, cache: CacheSettings) -> Verifier {
         )
         .cache(cache)
         .http(fast_http())
+        .build()
+        .expect("build")
+}
+
+/// An in-memory key set holding `keys`.
+pub fn local_keys(keys: &[&TestKey]) -> LocalKeys {
+    let local = LocalKeys::new();
+    local.replace(&Jwks::from_keys(keys.iter().map(|k| &k.jwk)));
+    local
+}
+
+/// A verifier trusting `iss` with `keys` held in memory (never fetched).
+pub fn local_verifier(iss: &str, keys: &[&TestKey]) -> Verifier {
+    Verifier::builder()
+        .issuer(
+            IssuerConfig::new(iss)
+                .audiences([AUD])
+                .local_keys(local_keys(keys)),
+        )
         .build()
         .expect("build")
 }
