@@ -20,9 +20,8 @@ use aws_lc_rs::digest;
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
-};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
+use jwks_client::LocalKeys;
 use serde::Serialize;
 use shared::claims::{ACCESS_TOKEN_TYP, AccessClaims};
 use shared::jwk::{Jwk, Jwks};
@@ -233,8 +232,7 @@ impl SigningKey {
     }
 
     fn from_key_pair(key_pair: RsaKeyPair) -> Option<Self> {
-        let (n, e) = parse_rsa_public_key(key_pair.public_key().as_ref())?;
-        let jwk = Jwk::rsa_signing(n, e);
+        let jwk = Jwk::rsa_signing_key(key_pair.public_key());
         let kid = jwk.kid.clone()?;
         let header = serde_json::to_vec(&Header {
             alg: "RS256",
@@ -298,55 +296,6 @@ impl SigningKey {
     }
 }
 
-impl SigningKey {
-    /// Checks an RS256 signature over `message` with the public half.
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        UnparsedPublicKey::new(
-            &RSA_PKCS1_2048_8192_SHA256,
-            self.key_pair.public_key().as_ref(),
-        )
-        .verify(message, signature)
-        .is_ok()
-    }
-}
-
-/// Longest access token [`KeySet::verify`] looks at.
-pub const MAX_VERIFY_LEN: usize = 8 * 1024;
-
-/// Reads `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent
-/// INTEGER }` (RFC 8017 A.1.1), as aws-lc-rs serialises the public key.
-/// Returns big-endian `n` and `e` (leading zeros possible).
-fn parse_rsa_public_key(der: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (tag, body, rest) = der_element(der)?;
-    if tag != 0x30 || !rest.is_empty() {
-        return None;
-    }
-    let (tag_n, n, rest) = der_element(body)?;
-    let (tag_e, e, rest) = der_element(rest)?;
-    (tag_n == 0x02 && tag_e == 0x02 && rest.is_empty()).then_some((n, e))
-}
-
-/// One DER TLV: (tag, contents, remaining input).
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, input) = input.split_first()?;
-    let (&first, mut input) = input.split_first()?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 {
-            return None;
-        }
-        let (len_bytes, rest) = input.split_at_checked(count)?;
-        input = rest;
-        len_bytes
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
-    };
-    let (body, rest) = input.split_at_checked(len)?;
-    Some((tag, body, rest))
-}
-
 /// A key with its lifecycle metadata.
 #[derive(Debug, Clone)]
 pub struct KeyEntry {
@@ -404,33 +353,6 @@ impl KeySet {
         })
     }
 
-    /// Verifies an access token signed by one of the published keys (for
-    /// introspection): compact JWS, `alg` RS256, `typ` `at+jwt`, a `kid` in
-    /// this set, a valid signature. Returns the claims; the caller checks
-    /// `iss` and the times.
-    pub fn verify(&self, token: &str) -> Option<AccessClaims> {
-        if token.len() > MAX_VERIFY_LEN {
-            return None;
-        }
-        let (signing_input, signature) = token.rsplit_once('.')?;
-        let (header, payload) = signing_input.split_once('.')?;
-        let header: serde_json::Value =
-            serde_json::from_slice(&shared::b64::decode(header).ok()?).ok()?;
-        if header["alg"] != "RS256" || header["typ"] != ACCESS_TOKEN_TYP {
-            return None;
-        }
-        let kid = header["kid"].as_str()?;
-        let entry = self
-            .entries
-            .iter()
-            .find(|e| e.state.published() && e.key.kid() == kid)?;
-        let signature = shared::b64::decode(signature).ok()?;
-        if !entry.key.verify(signing_input.as_bytes(), &signature) {
-            return None;
-        }
-        serde_json::from_slice(&shared::b64::decode(payload).ok()?).ok()
-    }
-
     /// `(kid, state, activate_at, retire_at)` of every published key, by
     /// kid: the shape of [`crate::store::Store::key_states`].
     pub fn states(&self) -> Vec<(String, KeyState, i64, Option<i64>)> {
@@ -480,16 +402,21 @@ impl KeySet {
     }
 }
 
-/// The shared, swappable key set.
+/// The shared, swappable key set, and the same keys (its JWKS) for this
+/// process's own verifiers (introspection, `/admin`).
 #[derive(Debug)]
 pub struct KeyRing {
     current: RwLock<Arc<KeySet>>,
+    local: LocalKeys,
 }
 
 impl KeyRing {
     pub fn new(set: KeySet) -> Self {
+        let local = LocalKeys::new();
+        publish(&local, &set);
         KeyRing {
             current: RwLock::new(Arc::new(set)),
+            local,
         }
     }
 
@@ -501,13 +428,29 @@ impl KeyRing {
         }
     }
 
-    /// Replaces the set whole.
+    /// Replaces the set whole. The verifiers learn the new keys first, so
+    /// a token signed by a key the instant it becomes active verifies.
     pub fn replace(&self, set: KeySet) {
+        publish(&self.local, &set);
         let set = Arc::new(set);
         match self.current.write() {
             Ok(mut guard) => *guard = set,
             Err(poisoned) => *poisoned.into_inner() = set,
         }
+    }
+
+    /// The published keys (pending, active, retiring), for
+    /// `IssuerConfig::local_keys`.
+    pub fn local_keys(&self) -> &LocalKeys {
+        &self.local
+    }
+}
+
+/// Installs the set's JWKS (its own serialisation, so it always parses) as
+/// the verifiers' keys: each RSA key is parsed here, once per change.
+fn publish(local: &LocalKeys, set: &KeySet) {
+    if let Err(e) = local.replace_json(set.jwks_body()) {
+        tracing::error!(error = %e, "the JWKS of the key set does not parse");
     }
 }
 
@@ -536,18 +479,5 @@ mod tests {
         assert_eq!(key.jwk().e.as_deref(), Some("AQAB"));
         let n = shared::b64::decode(key.jwk().n.as_deref().unwrap()).unwrap();
         assert_eq!(n.len(), 256);
-    }
-
-    #[test]
-    fn der_lengths() {
-        assert_eq!(
-            der_element(&[0x02, 0x01, 0x05]),
-            Some((2, &[5u8][..], &[][..]))
-        );
-        assert_eq!(
-            der_element(&[0x02, 0x81, 0x01, 0x05, 9]).map(|t| t.2),
-            Some(&[9u8][..])
-        );
-        assert_eq!(der_element(&[0x02, 0x05, 0x05]), None);
     }
 }

@@ -19,6 +19,8 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::web;
 use actix_web::{App, HttpServer};
+use jwks_client::actix::Realm;
+use jwks_client::{IssuerConfig, RequiredClaim, Verifier};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -55,6 +57,8 @@ pub enum StartupError {
     Bootstrap(#[from] crate::bootstrap::BootstrapError),
     #[error("starting the HTTP server failed: {0}")]
     Server(#[source] std::io::Error),
+    #[error("building the token verifier failed: {0}")]
+    Verifier(#[from] jwks_client::BuildError),
 }
 
 /// The issuer service, bound and ready to run.
@@ -130,9 +134,43 @@ impl Application {
                 .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
         let metrics = Metrics::new();
         let throttle = LoginThrottle::new(store.clone(), &config.throttle, clock.clone());
+        let keys = Arc::new(keys);
+        // The issuer verifies its own tokens with jwks-client, over the keys
+        // it publishes (kept in step by the key ring), never over HTTP.
+        let local_keys = keys.ring().local_keys().clone();
+        // RFC 7662: the issuer judges its tokens for every audience. Leeway
+        // 5 s is the nbf leeway; exp gets none (checked again by the handler).
+        let introspection = Verifier::builder()
+            .issuer(
+                IssuerConfig::new(config.issuer_url.clone())
+                    .any_audience()
+                    .leeway(Duration::from_secs(5))
+                    .required_claims(&[
+                        RequiredClaim::Sub,
+                        RequiredClaim::Iat,
+                        RequiredClaim::Nbf,
+                        RequiredClaim::Jti,
+                        RequiredClaim::ClientId,
+                    ])
+                    .local_keys(local_keys.clone()),
+            )
+            .build()?;
+        // `/admin`: an access token for the admin audience, found by the
+        // `Bearer` extractor in the scope's app data.
+        let admin_verifier = web::Data::new(
+            Verifier::builder()
+                .issuer(
+                    IssuerConfig::new(config.issuer_url.clone())
+                        .audiences([config.admin_audience()])
+                        .local_keys(local_keys),
+                )
+                .build()?,
+        );
+        let admin_realm = web::Data::new(Realm("issuer".into()));
         let state = web::Data::new(AppState {
             store,
-            keys: Arc::new(keys),
+            keys,
+            introspection,
             passwords,
             throttle,
             metrics: metrics.clone(),
@@ -170,11 +208,13 @@ impl Application {
                     "/.well-known/oauth-authorization-server",
                     web::get().to(routes::discovery::discovery),
                 )
-                .route("/admin/keys", web::get().to(routes::admin::list))
-                .route("/admin/keys/rotate", web::post().to(routes::admin::rotate))
-                .route(
-                    "/admin/keys/{kid}/revoke",
-                    web::post().to(routes::admin::revoke),
+                .service(
+                    web::scope("/admin")
+                        .app_data(admin_verifier.clone())
+                        .app_data(admin_realm.clone())
+                        .route("/keys", web::get().to(routes::admin::list))
+                        .route("/keys/rotate", web::post().to(routes::admin::rotate))
+                        .route("/keys/{kid}/revoke", web::post().to(routes::admin::revoke)),
                 )
                 .route("/healthz", web::get().to(routes::health::healthz))
                 .route("/readyz", web::get().to(routes::health::readyz))

@@ -21,6 +21,9 @@ pub struct AppState {
     pub store: Store,
     /// The signing keys: the served key set and every change to it.
     pub keys: Arc<KeyManager>,
+    /// Judges access tokens for `/oauth2/introspect`: jwks-client over this
+    /// instance's own published keys, any audience.
+    pub introspection: jwks_client::Verifier,
     pub passwords: Passwords,
     pub throttle: LoginThrottle,
     pub metrics: Metrics,

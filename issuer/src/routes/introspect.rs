@@ -26,9 +26,6 @@ use crate::routes::extract::{OAuthForm, RequestContext};
 use crate::state::AppState;
 use crate::store::Client;
 
-/// Clock leeway for `nbf`, seconds.
-const LEEWAY: i64 = 5;
-
 #[tracing::instrument(
     skip_all,
     fields(client_id = tracing::field::Empty, active = tracing::field::Empty)
@@ -56,7 +53,7 @@ pub async fn introspect(
             .await?
             .unwrap_or(inactive)
     } else {
-        access_token(&state, token).unwrap_or(inactive)
+        access_token(&state, token).await.unwrap_or(inactive)
     };
     tracing::Span::current().record("active", body["active"] == true);
     let mut res = HttpResponse::Ok();
@@ -96,10 +93,13 @@ async fn refresh_token(
     })))
 }
 
-fn access_token(state: &AppState, token: &str) -> Option<Value> {
-    let claims = state.keys.current().verify(token)?;
-    let now = shared::now_unix();
-    if claims.iss != state.issuer_url || claims.exp <= now || claims.nbf > now + LEEWAY {
+/// An access token is active when jwks-client accepts it (the same strict
+/// checks as every resource service: header rules, duplicate members,
+/// `crit`, the algorithm allow-list, this `iss`, any audience) and it has
+/// not expired (no leeway on `exp`).
+async fn access_token(state: &AppState, token: &str) -> Option<Value> {
+    let claims = state.introspection.verify(token).await.ok()?;
+    if claims.exp <= shared::now_unix() {
         return None;
     }
     let mut body = json!({
@@ -115,8 +115,8 @@ fn access_token(state: &AppState, token: &str) -> Option<Value> {
         "nbf": claims.nbf,
         "jti": claims.jti,
     });
-    if claims.roles.is_some() {
-        body["username"] = Value::String(claims.sub);
+    if claims.has_roles_claim() {
+        body["username"] = Value::String(claims.sub.clone());
     }
     Some(body)
 }
