@@ -10,7 +10,10 @@ use shared::config::Secret;
 
 use crate::db::{ensure_database, test_database_url};
 use crate::fixtures::{ALICE, ALICE_PASSWORD, Fixtures, WEB, WEB_SECRET};
-use crate::internals::{AppState, Application, Clock, Config, KekSource, Store, ThrottleConfig};
+use crate::forge;
+use crate::internals::{
+    AppState, Application, Clock, Config, Kek, KekSource, KeyState, Store, ThrottleConfig,
+};
 use crate::oauth::verify_with_jwks;
 
 /// The key-encryption key of every test issuer (and of `issuer` processes
@@ -127,6 +130,20 @@ pub async fn spawn_with_clock(
 }
 
 impl TestApp {
+    /// The issuer's active signing key, private half included, read from
+    /// its store and opened with [`KEK`]: lets a test sign what the issuer
+    /// itself never would (hostile headers and claims under a trusted key).
+    pub async fn active_signing_key(&self) -> forge::Key {
+        let rows = self.store.list_keys().await.unwrap();
+        let row = rows
+            .iter()
+            .find(|k| k.state == KeyState::Active)
+            .expect("an active key");
+        let sealed = row.private_key.as_deref().expect("its private key");
+        let der = Kek::new(&KEK).unwrap().open(&row.kid, sealed).unwrap();
+        forge::Key::from_pkcs8(&der)
+    }
+
     /// Stops the server gracefully and waits until the pool is closed.
     pub async fn stop(self) -> Option<tempfile::TempDir> {
         self.handle.stop(true).await;

@@ -26,7 +26,16 @@ pub struct Key {
 impl Key {
     /// A fresh key (about 100 ms).
     pub fn generate() -> Key {
-        let pair = KeyPair::generate(KeySize::Rsa2048).expect("keygen");
+        Key::from_pair(KeyPair::generate(KeySize::Rsa2048).expect("keygen"))
+    }
+
+    /// The key in a PKCS#8 document (for instance an issuer's own signing
+    /// key, read from its store by [`crate::TestApp::active_signing_key`]).
+    pub fn from_pkcs8(der: &[u8]) -> Key {
+        Key::from_pair(KeyPair::from_pkcs8(der).expect("PKCS#8 RSA key"))
+    }
+
+    fn from_pair(pair: KeyPair) -> Key {
         let public = pair.public_key();
         let n = public.modulus().big_endian_without_leading_zero().to_vec();
         let e = public.exponent().big_endian_without_leading_zero().to_vec();

@@ -21,7 +21,13 @@ pub async fn spawn_resource(settings: Settings) -> TestResource {
     tokio::spawn(app.run());
     let resource = TestResource {
         url,
-        http: reqwest::Client::new(),
+        // A fresh connection per request: after a refusal that closes the
+        // connection (a 1 MB header) the next request must not pick up the
+        // dead one from the pool.
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap(),
     };
     resource.wait_ready().await;
     resource

@@ -6,4 +6,5 @@ mod adversarial;
 mod e2e;
 mod healthcheck;
 mod helpers;
+mod parity;
 mod rotation;
