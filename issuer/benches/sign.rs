@@ -9,29 +9,12 @@
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use issuer::config::KeyBits;
-use issuer::keys::SigningKey;
-use shared::claims::{AccessClaims, Audience};
-
-fn claims() -> AccessClaims {
-    let now = shared::now_unix();
-    AccessClaims {
-        iss: "https://issuer.example.com".into(),
-        sub: "alice".into(),
-        aud: Audience::from_list(vec!["orders".into()]),
-        exp: now + 600,
-        iat: now,
-        nbf: now,
-        jti: "3q2-7wAAAAAAAAAAAAAAAA".into(),
-        client_id: "web".into(),
-        scope: "items:read items:write".into(),
-        roles: Some(vec!["admin".into()]),
-    }
-}
+use testkit::forge::sample_claims;
+use testkit::internals::{KeyBits, SigningKey};
 
 fn sign(c: &mut Criterion) {
     let key = SigningKey::generate(KeyBits::Rsa2048).expect("key generation");
-    let claims = claims();
+    let claims = sample_claims(shared::now_unix());
     let mut group = c.benchmark_group("access_token");
     group.throughput(Throughput::Elements(1));
     group.bench_function("sign_rs256_2048", |b| {

@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use shared::claims::{AccessClaims, Audience};
+use testkit::forge::sample_claims;
 use testkit::internals::{KeyBits, SigningKey};
 
 /// This thread's user + system CPU time in seconds (Linux `/proc`).
@@ -29,18 +29,7 @@ fn main() {
         .unwrap_or(5.0);
     let key = SigningKey::generate(KeyBits::Rsa2048).expect("key generation");
     let now = shared::now_unix();
-    let claims = AccessClaims {
-        iss: "https://issuer.example.com".into(),
-        sub: "alice".into(),
-        aud: Audience::from_list(vec!["orders".into()]),
-        exp: now + 600,
-        iat: now,
-        nbf: now,
-        jti: "3q2-7wAAAAAAAAAAAAAAAA".into(),
-        client_id: "web".into(),
-        scope: "items:read items:write".into(),
-        roles: Some(vec!["admin".into()]),
-    };
+    let claims = sample_claims(now);
     let Some(start_cpu) = thread_cpu_seconds() else {
         eprintln!("needs Linux /proc/thread-self/stat");
         return;

@@ -69,28 +69,9 @@ impl<'a> Audit<'a> {
         Audit::new(store, Origin::default())
     }
 
-    /// See [`Origin::event`].
-    pub fn event<'b>(
-        &self,
-        kind: &'b str,
-        subject: Option<&'b str>,
-        client: Option<&'b str>,
-        detail: Option<&'b str>,
-    ) -> AuditEvent<'b>
-    where
-        'a: 'b,
-    {
-        self.origin.event(kind, subject, client, detail)
-    }
-
-    /// See [`Origin::log`].
-    pub fn log(&self, event: &AuditEvent<'_>) {
-        self.origin.log(event);
-    }
-
     /// Logs and stores `event`; a failure to store it is logged, not fatal.
     pub async fn record(&self, event: &AuditEvent<'_>) {
-        self.log(event);
+        self.origin.log(event);
         if let Err(e) = self.store.audit(event).await {
             tracing::error!(error = %e, kind = event.kind, "writing audit event failed");
         }
@@ -104,7 +85,7 @@ impl<'a> Audit<'a> {
         client: Option<&str>,
         detail: Option<&str>,
     ) {
-        self.record(&self.event(kind, subject, client, detail))
+        self.record(&self.origin.event(kind, subject, client, detail))
             .await;
     }
 }

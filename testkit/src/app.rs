@@ -287,15 +287,32 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    pub async fn jwks(&self) -> serde_json::Value {
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
         self.http
-            .get(format!("{}/.well-known/jwks.json", self.address))
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// `GET path` on this issuer, as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(format!("{}{path}", self.address))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap()
+    }
+
+    pub async fn jwks(&self) -> serde_json::Value {
+        self.get_json("/.well-known/jwks.json").await
     }
 
     /// Verifies `token` independently: key from the served JWKS by `kid`,

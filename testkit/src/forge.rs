@@ -9,6 +9,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{self, KeyPair as _, RsaEncoding};
 use serde_json::{Value, json};
+use shared::claims::{AccessClaims, Audience};
 use shared::jwk::Jwk;
 
 /// An RSA-2048 key pair with its public numbers and JWK (kid = RFC 7638
@@ -391,4 +392,21 @@ pub fn hostile_tokens(
         cases.push(("standard alphabet", format!("{gh}.{gp}.{standard}")));
     }
     cases
+}
+
+/// A typical access-token claim set issued at `now` (for signing
+/// benchmarks and load examples).
+pub fn sample_claims(now: i64) -> AccessClaims {
+    AccessClaims {
+        iss: "https://issuer.example.com".into(),
+        sub: "alice".into(),
+        aud: Audience::from_list(vec!["orders".into()]),
+        exp: now + 600,
+        iat: now,
+        nbf: now,
+        jti: "3q2-7wAAAAAAAAAAAAAAAA".into(),
+        client_id: "web".into(),
+        scope: "items:read items:write".into(),
+        roles: Some(vec!["admin".into()]),
+    }
 }

@@ -197,7 +197,7 @@ pub async fn rotate(
     // The rotation records the access token's issuance in its transaction.
     let jti = new_jti().map_err(|e| GrantError::internal("random jti", &e))?;
     let rotated = format!("family={} jti={jti}", family.id);
-    let event = audit.event(
+    let event = audit.origin.event(
         "refresh_rotated",
         Some(&family.subject),
         Some(&client.id),
@@ -230,7 +230,7 @@ pub async fn rotate(
         x.audit("refresh_race_lost", family, &client.id).await;
         return Err(GrantError::InvalidGrant);
     }
-    audit.log(&event);
+    audit.origin.log(&event);
     services.metrics.refresh_rotated();
     issued.audited_jti = Some(jti);
     Ok((issued, successor))

@@ -9,15 +9,7 @@ async fn discovery_documents_name_the_issuer_exactly() {
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
     ] {
-        let doc: serde_json::Value = app
-            .http
-            .get(format!("{}{path}", app.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc = app.get_json(path).await;
         assert_eq!(doc["issuer"], app.issuer_url.as_str());
         assert_eq!(
             doc["jwks_uri"],

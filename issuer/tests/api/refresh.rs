@@ -66,15 +66,7 @@ async fn refresh_rotates_and_the_old_token_is_refused() {
     assert_eq!(row.family.last_used_ms, row.issued_ms);
     assert!(row.family.last_used_ms >= row.family.created_ms);
     assert!(kinds(&app).await.contains(&"refresh_rotated".to_owned()));
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("issuer_refresh_rotations_total 2"),
         "{metrics}"

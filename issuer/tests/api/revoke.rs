@@ -209,15 +209,7 @@ async fn discovery_lists_revocation_and_introspection() {
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
     ] {
-        let doc: serde_json::Value = app
-            .http
-            .get(format!("{}{path}", app.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc = app.get_json(path).await;
         assert_eq!(
             doc["revocation_endpoint"],
             format!("{}/oauth2/revoke", app.issuer_url)

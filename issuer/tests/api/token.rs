@@ -123,15 +123,7 @@ async fn metrics_count_tokens_by_grant_and_signing_time() {
     let app = spawn_app().await.with_fixtures().await;
     let res = app.password_login("alice", "correct horse battery").await;
     assert_eq!(res.status().as_u16(), 200);
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"issuer_tokens_issued_total{grant="password"} 1"#),
         "{text}"

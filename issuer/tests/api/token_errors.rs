@@ -188,15 +188,7 @@ async fn repeated_failures_are_throttled_with_retry_after() {
     let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=300).contains(&retry), "{retry}");
     assert!(!body.contains(SECRET_PASSWORD));
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("issuer_login_failures_total{reason=\"invalid_grant\"} 5"),
         "{metrics}"

@@ -24,7 +24,7 @@ const TTL: u64 = 2;
 struct Issuer {
     url: String,
     http: reqwest::Client,
-    _app: TestApp,
+    app: TestApp,
 }
 
 async fn spawn_issuer() -> Issuer {
@@ -48,7 +48,7 @@ async fn spawn_issuer() -> Issuer {
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap(),
-        _app: app,
+        app,
     }
 }
 
@@ -179,15 +179,7 @@ async fn rotations_refuse_no_valid_request() {
         fetches >= 3 && fetches <= most,
         "{fetches} fetches in {elapsed:?}, at most {most}"
     );
-    let issuer_page = issuer
-        .http
-        .get(format!("{}/metrics", issuer.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let issuer_page = issuer.app.metrics().await;
     let served: u64 = issuer_page
         .lines()
         .filter(|l| l.starts_with("issuer_http_requests_total{") && l.contains("jwks.json"))
