@@ -274,7 +274,7 @@ impl Config {
 
     /// How long a key stays published after its successor activates:
     /// `ISSUER_KEY_RETIRE_DELAY`, by default the access-token lifetime, the
-    /// margin (clock leeway) and the JWKS max-age (DESIGN "Keys and rotation").
+    /// margin (clock leeway) and the JWKS max-age (ARCHITECTURE.md, "The key lifecycle").
     pub fn retire_delay(&self) -> Duration {
         self.key_retire_delay
             .unwrap_or(self.access_token_ttl + self.key_margin + self.jwks_max_age)

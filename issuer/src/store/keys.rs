@@ -10,7 +10,7 @@ use sqlx::{Any, Row as _};
 use super::audit::{AuditEvent, audit_query};
 use super::{Store, StoreError};
 
-/// The lifecycle state of a key (DESIGN "Keys and rotation"), as stored in
+/// The lifecycle state of a key (ARCHITECTURE.md, "The key lifecycle"), as stored in
 /// `signing_keys.state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KeyState {
