@@ -114,18 +114,8 @@ impl Ctx {
         if let Some(s) = &self.args.scope {
             form.push(("scope", s));
         }
-        let t = self.now();
-        let sent = Instant::now();
-        let res = token_request(
-            &self.http,
-            &self.args.issuer,
-            &self.args.client_id,
-            Some(&self.client_secret),
-            &form,
-        )
-        .await;
-        self.token_sample(t, sent, idx, Kind::Login, &res, None);
-        res.map(state_of)
+        self.sampled_token_request(idx, Kind::Login, &form, None)
+            .await
     }
 
     /// Renews the load token of service `idx` with its refresh token,
@@ -137,6 +127,18 @@ impl Ctx {
         old_kid: Option<String>,
     ) -> Result<TokenState, TokenError> {
         let form = [("grant_type", "refresh_token"), ("refresh_token", rt)];
+        self.sampled_token_request(idx, Kind::Refresh, &form, old_kid)
+            .await
+    }
+
+    /// One token-endpoint request for service `idx`, recorded as a sample.
+    async fn sampled_token_request(
+        &self,
+        idx: usize,
+        kind: Kind,
+        form: &[(&str, &str)],
+        old_kid: Option<String>,
+    ) -> Result<TokenState, TokenError> {
         let t = self.now();
         let sent = Instant::now();
         let res = token_request(
@@ -144,10 +146,10 @@ impl Ctx {
             &self.args.issuer,
             &self.args.client_id,
             Some(&self.client_secret),
-            &form,
+            form,
         )
         .await;
-        self.token_sample(t, sent, idx, Kind::Refresh, &res, old_kid);
+        self.token_sample(t, sent, idx, kind, &res, old_kid);
         res.map(state_of)
     }
 
