@@ -4,17 +4,58 @@
 //! form fields, never both; [`crate::domain::clients::authenticate`] checks
 //! them. A failure counts `invalid_client` and writes the
 //! `client_auth_failed` audit event.
+//!
+//! Revocation and introspection take the [`AuthenticatedClient`]
+//! extractor; the token endpoint checks `grant_type` first and then calls
+//! [`authenticate`] itself.
 
-use actix_web::HttpRequest;
+use actix_web::dev::Payload;
 use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine as _;
+use futures_util::future::LocalBoxFuture;
 
 use crate::audit::Audit;
 use crate::domain::clients::{self, ClientAuthError};
 use crate::form::{self, Form};
 use crate::metrics::Metrics;
 use crate::routes::error::TokenError;
+use crate::routes::extract::{OAuthForm, RequestContext};
+use crate::state::AppState;
 use crate::store::{Client, Store};
+
+/// An OAuth request whose client authenticated: its form, its context and
+/// the client. Extracting it reads the body ([`OAuthForm`]) and
+/// authenticates with [`authenticate`]; a refusal is the RFC 6749 answer.
+#[derive(Debug)]
+pub struct AuthenticatedClient {
+    pub client: Client,
+    pub form: OAuthForm,
+    pub ctx: RequestContext,
+}
+
+impl FromRequest for AuthenticatedClient {
+    type Error = TokenError;
+    type Future = LocalBoxFuture<'static, Result<Self, TokenError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = OAuthForm::from_request(req, payload);
+        let ctx = RequestContext::from_request(req);
+        let req = req.clone();
+        Box::pin(async move {
+            let form = form.await?;
+            let Some(state) = req.app_data::<web::Data<AppState>>() else {
+                return Err(TokenError::internal(
+                    "client authentication",
+                    &"no application state",
+                ));
+            };
+            let audit = ctx.audit(&state.store);
+            let client = authenticate(&req, &form, &state.store, &state.metrics, &audit).await?;
+            Ok(AuthenticatedClient { client, form, ctx })
+        })
+    }
+}
 
 /// The authenticated client of `req`, or the refusal (audited).
 pub async fn authenticate(

@@ -16,13 +16,12 @@
 //! stays active until it expires even if its family was revoked (it is
 //! self-contained; see `POST /oauth2/revoke`).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::domain::refresh;
-use crate::routes::client_auth;
+use crate::routes::client_auth::AuthenticatedClient;
 use crate::routes::error::{TokenError, no_store};
-use crate::routes::extract::{OAuthForm, RequestContext};
 use crate::state::AppState;
 use crate::store::Client;
 
@@ -31,14 +30,9 @@ use crate::store::Client;
     fields(client_id = tracing::field::Empty, active = tracing::field::Empty)
 )]
 pub async fn introspect(
-    req: HttpRequest,
-    form: OAuthForm,
+    AuthenticatedClient { client, form, .. }: AuthenticatedClient,
     state: web::Data<AppState>,
-    ctx: RequestContext,
 ) -> Result<HttpResponse, TokenError> {
-    let audit = ctx.audit(&state.store);
-    let client =
-        client_auth::authenticate(&req, &form, &state.store, &state.metrics, &audit).await?;
     if client.secret_hash.is_none() {
         // A public client proves nothing about itself.
         return Err(TokenError::InvalidClient);

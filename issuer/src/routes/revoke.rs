@@ -16,10 +16,9 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::domain::refresh;
-use crate::routes::client_auth;
+use crate::routes::client_auth::AuthenticatedClient;
 use crate::routes::cookie;
 use crate::routes::error::{TokenError, no_store};
-use crate::routes::extract::{OAuthForm, RequestContext};
 use crate::state::AppState;
 
 #[tracing::instrument(
@@ -28,16 +27,13 @@ use crate::state::AppState;
 )]
 pub async fn revoke(
     req: HttpRequest,
-    form: OAuthForm,
+    AuthenticatedClient { client, form, ctx }: AuthenticatedClient,
     state: web::Data<AppState>,
-    ctx: RequestContext,
 ) -> Result<HttpResponse, TokenError> {
     let span = tracing::Span::current();
+    span.record("client_id", client.id.as_str());
     let audit = ctx.audit(&state.store);
     let outcome = async {
-        let client =
-            client_auth::authenticate(&req, &form, &state.store, &state.metrics, &audit).await?;
-        span.record("client_id", client.id.as_str());
         let cookie = if state.config.refresh.cookie && form.get("token").is_none() {
             cookie::from_cookie(&req)?
         } else {
