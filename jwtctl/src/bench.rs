@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::drill::percentile;
 use crate::http::{client, describe, secret_from_env, token_request};
+use crate::login::LoadLogin;
 use crate::{ResourceSpec, parse_duration, parse_resource, usage};
 
 #[derive(Debug, clap::Args)]
@@ -25,17 +26,8 @@ pub struct Args {
     /// The resource service as AUDIENCE=URL.
     #[arg(long, value_parser = parse_resource)]
     pub resource: ResourceSpec,
-    #[arg(long)]
-    pub client_id: String,
-    #[arg(long, default_value = "JWTCTL_CLIENT_SECRET")]
-    pub client_secret_env: String,
-    /// Also benchmark the password and refresh grants as this user.
-    #[arg(long)]
-    pub username: Option<String>,
-    #[arg(long, default_value = "JWTCTL_PASSWORD")]
-    pub password_env: String,
-    #[arg(long)]
-    pub scope: Option<String>,
+    #[command(flatten)]
+    pub login: LoadLogin,
     /// Protected path to call.
     #[arg(long, default_value = "/v1/me")]
     pub path: String,
@@ -116,9 +108,9 @@ fn machine() -> String {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let secret = Arc::new(secret_from_env(&args.client_secret_env)?);
-    let password = match &args.username {
-        Some(_) => Some(Arc::new(secret_from_env(&args.password_env)?)),
+    let secret = Arc::new(secret_from_env(&args.login.client_secret_env)?);
+    let password = match &args.login.username {
+        Some(_) => Some(Arc::new(secret_from_env(&args.login.password_env)?)),
         None => None,
     };
     if !args.path.starts_with('/') || !args.public_path.starts_with('/') {
@@ -126,9 +118,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let http = client()?;
     let issuer = Arc::new(args.issuer.trim_end_matches('/').to_owned());
-    let cid = Arc::new(args.client_id.clone());
+    let cid = Arc::new(args.login.client_id.clone());
     let aud = Arc::new(args.resource.audience.clone());
-    let scope = Arc::new(args.scope.clone().unwrap_or_default());
+    let scope = Arc::new(args.login.scope.clone().unwrap_or_default());
     let cc = {
         let (http, issuer, cid, secret, aud, scope) = (
             http.clone(),
@@ -185,7 +177,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .await,
     );
 
-    if let (Some(user), Some(pw)) = (&args.username, &password) {
+    if let (Some(user), Some(pw)) = (&args.login.username, &password) {
         let login = {
             let (http, issuer, cid, secret, aud, user, pw) = (
                 http.clone(),

@@ -11,6 +11,7 @@ mod call;
 mod drill;
 mod http;
 mod inspect;
+mod login;
 mod time;
 mod token;
 

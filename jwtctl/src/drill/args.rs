@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::login::LoadLogin;
 use crate::{ResourceSpec, parse_duration, parse_resource};
 
 #[derive(Debug, clap::Args)]
@@ -43,21 +44,8 @@ pub struct Args {
     /// of the compose stack.
     #[arg(long)]
     pub admin_audience: Option<String>,
-    /// Client for the load.
-    #[arg(long)]
-    pub client_id: String,
-    /// Environment variable holding the load client's secret.
-    #[arg(long, default_value = "JWTCTL_CLIENT_SECRET")]
-    pub client_secret_env: String,
-    /// Use the password grant as this user (with refreshes); else client credentials.
-    #[arg(long)]
-    pub username: Option<String>,
-    /// Environment variable holding the user's password.
-    #[arg(long, default_value = "JWTCTL_PASSWORD")]
-    pub password_env: String,
-    /// Scope requested for the load tokens.
-    #[arg(long)]
-    pub scope: Option<String>,
+    #[command(flatten)]
+    pub login: LoadLogin,
     /// Total drill time.
     #[arg(long, value_parser = parse_duration, default_value = "30s")]
     pub duration: Duration,

@@ -100,7 +100,7 @@ impl Ctx {
     pub async fn login(&self, idx: usize) -> Result<TokenState, TokenError> {
         let aud = self.audience(idx).to_owned();
         let mut form: Vec<(&str, &str)> = Vec::new();
-        match (&self.args.username, &self.password) {
+        match (&self.args.login.username, &self.password) {
             (Some(user), Some(pw)) => {
                 form.extend([
                     ("grant_type", "password"),
@@ -111,7 +111,7 @@ impl Ctx {
             _ => form.push(("grant_type", "client_credentials")),
         }
         form.push(("audience", &aud));
-        if let Some(s) = &self.args.scope {
+        if let Some(s) = &self.args.login.scope {
             form.push(("scope", s));
         }
         self.sampled_token_request(idx, Kind::Login, &form, None)
@@ -144,7 +144,7 @@ impl Ctx {
         let res = token_request(
             &self.http,
             &self.args.issuer,
-            &self.args.client_id,
+            &self.args.login.client_id,
             Some(&self.client_secret),
             form,
         )

@@ -63,9 +63,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Err(usage("--path must start with /"));
     }
     let admin_secret = secret_from_env(&args.admin_secret_env)?;
-    let client_secret = secret_from_env(&args.client_secret_env)?;
-    let password = match &args.username {
-        Some(_) => Some(secret_from_env(&args.password_env)?),
+    let client_secret = secret_from_env(&args.login.client_secret_env)?;
+    let password = match &args.login.username {
+        Some(_) => Some(secret_from_env(&args.login.password_env)?),
         None => None,
     };
     let http = client()?;
