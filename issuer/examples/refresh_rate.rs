@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use shared::config::Secret;
+use service_kit::config::Secret;
 use testkit::fixtures::Fixtures;
 use testkit::internals::{Config, KekSource};
 

@@ -78,7 +78,7 @@
 //!
 //! A value that is set but unusable stops start-up with a message naming the
 //! variable. Tests build [`Config`] directly (it has a `Default`) or through
-//! [`Config::from_reader`] with `shared::config::EnvReader::from_map`.
+//! [`Config::from_reader`] with `service_kit::config::EnvReader::from_map`.
 //!
 //! # Clients, users, scopes and audiences
 //!

@@ -2,7 +2,7 @@
 //!
 //! - `issuer_http_requests_total{route,method,status}` and
 //!   `issuer_http_request_duration_seconds`: every response, by route
-//!   pattern (`shared::http_metrics`).
+//!   pattern (`service_kit::http_metrics`).
 //! - `issuer_tokens_issued_total{grant}`.
 //! - `issuer_login_failures_total{reason}`.
 //! - `issuer_token_signing_seconds`: time to sign one token.
@@ -17,7 +17,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use shared::http_metrics::HttpMetrics;
+use service_kit::http_metrics::HttpMetrics;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GrantLabels {
@@ -126,7 +126,7 @@ impl Metrics {
         self.inner.signing.observe(seconds);
     }
 
-    /// The HTTP counters, for `shared::http_metrics::middleware`.
+    /// The HTTP counters, for `service_kit::http_metrics::middleware`.
     pub fn http(&self) -> HttpMetrics {
         self.inner.http.clone()
     }

@@ -52,7 +52,7 @@ pub enum StartupError {
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error(transparent)]
-    Config(#[from] shared::config::ConfigError),
+    Config(#[from] service_kit::config::ConfigError),
     #[error(transparent)]
     Bootstrap(#[from] crate::bootstrap::BootstrapError),
     #[error("starting the HTTP server failed: {0}")]
@@ -188,8 +188,8 @@ impl Application {
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(from_fn(shared::http_metrics::middleware))
-                .wrap(from_fn(shared::request_id::middleware))
+                .wrap(from_fn(service_kit::http_metrics::middleware))
+                .wrap(from_fn(service_kit::request_id::middleware))
                 .app_data(app_state.clone())
                 .app_data(metrics.clone())
                 .app_data(http_metrics.clone())

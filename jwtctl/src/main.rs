@@ -117,10 +117,10 @@ fn main() -> ExitCode {
 const MAX_FLAG_DURATION: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 /// A duration flag (clap `value_parser`) in the workspace's one syntax,
-/// [`shared::config::parse_duration`] (`5s`, `500ms`, `2m`, `1.5`: a bare
+/// [`service_kit::config::parse_duration`] (`5s`, `500ms`, `2m`, `1.5`: a bare
 /// number is seconds), from 0 to 24 h.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    shared::config::parse_duration_within(text, std::time::Duration::ZERO, MAX_FLAG_DURATION)
+    service_kit::config::parse_duration_within(text, std::time::Duration::ZERO, MAX_FLAG_DURATION)
         .map_err(|e| format!("`{}`: {e}", text.trim()))
 }
 

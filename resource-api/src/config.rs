@@ -23,7 +23,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use shared::config::{ConfigError, EnvReader};
+use service_kit::config::{ConfigError, EnvReader};
 
 /// Everything the service needs to start.
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ impl Settings {
             leeway: env.duration("RESOURCE_LEEWAY", secs(30), any.0, secs(60))?,
             result_cache: env.parse("RESOURCE_RESULT_CACHE", 0, "a number of entries (0 = off)")?,
             max_items: env.parse("RESOURCE_MAX_ITEMS", 1000, "a number of items")?,
-            log_json: shared::telemetry::log_json(env, "RESOURCE_LOG_FORMAT")?,
+            log_json: service_kit::telemetry::log_json(env, "RESOURCE_LOG_FORMAT")?,
             service_name,
         })
         .and_then(Settings::checked)

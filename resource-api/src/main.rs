@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use resource_api::{Application, Settings};
-use shared::config::EnvReader;
+use service_kit::config::EnvReader;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::Healthcheck) = cli.command {
-        return match shared::healthcheck::check(&settings.listen.to_string()) {
+        return match service_kit::healthcheck::check(&settings.listen.to_string()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("resource-api: {e}");
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    shared::telemetry::init(settings.log_json);
+    service_kit::telemetry::init(settings.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,5 +1,5 @@
 //! Prometheus metrics: HTTP requests by route and status
-//! (`shared::http_metrics`), and the key cache's counters read from
+//! (`service_kit::http_metrics`), and the key cache's counters read from
 //! `jwks-client` at scrape time.
 
 use actix_web::{HttpResponse, web};
@@ -10,7 +10,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
-use shared::http_metrics::HttpMetrics;
+use service_kit::http_metrics::HttpMetrics;
 
 /// The service's metric registry.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ impl Metrics {
         Metrics { registry, http }
     }
 
-    /// The HTTP counters, for `shared::http_metrics::middleware`.
+    /// The HTTP counters, for `service_kit::http_metrics::middleware`.
     pub fn http(&self) -> HttpMetrics {
         self.http.clone()
     }
@@ -46,7 +46,7 @@ impl Metrics {
 /// `GET /metrics`
 pub async fn endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type(shared::http_metrics::CONTENT_TYPE)
+        .content_type(service_kit::http_metrics::CONTENT_TYPE)
         .body(metrics.render())
 }
 

@@ -64,8 +64,8 @@ impl Application {
 
         let server = HttpServer::new(move || {
             let mut app = App::new()
-                .wrap(from_fn(shared::http_metrics::middleware))
-                .wrap(from_fn(shared::request_id::middleware))
+                .wrap(from_fn(service_kit::http_metrics::middleware))
+                .wrap(from_fn(service_kit::request_id::middleware))
                 .app_data(service.clone())
                 .app_data(metrics.clone())
                 .app_data(http_metrics.clone())

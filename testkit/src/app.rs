@@ -5,8 +5,8 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use actix_web::dev::ServerHandle;
+use service_kit::config::Secret;
 use shared::claims::AccessClaims;
-use shared::config::Secret;
 
 use crate::db::{ensure_database, test_database_url};
 use crate::fixtures::{ALICE, ALICE_PASSWORD, Fixtures, WEB, WEB_SECRET};

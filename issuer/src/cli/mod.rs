@@ -106,7 +106,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    shared::telemetry::init(config.log_json);
+    service_kit::telemetry::init(config.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -151,7 +151,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             sessions::revoke(&family_id, &config).await
         }
         Command::Healthcheck => {
-            shared::healthcheck::check(&config.listen).map_err(anyhow::Error::msg)
+            service_kit::healthcheck::check(&config.listen).map_err(anyhow::Error::msg)
         }
     }
 }

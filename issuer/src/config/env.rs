@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use shared::config::{ConfigError, EnvReader, Secret};
+use service_kit::config::{ConfigError, EnvReader, Secret};
 
 use super::{Config, KekSource, KeyBits, ROTATION_OFF, RefreshConfig, ThrottleConfig, parse_kek};
 
@@ -206,7 +206,7 @@ impl Config {
             d.password_hash_concurrency,
         )?;
 
-        let log_json = shared::telemetry::log_json(env, "ISSUER_LOG_FORMAT")?;
+        let log_json = service_kit::telemetry::log_json(env, "ISSUER_LOG_FORMAT")?;
 
         let config = Config {
             listen,
@@ -251,7 +251,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use shared::config::EnvReader;
+    use service_kit::config::EnvReader;
 
     use super::super::Config;
 

@@ -13,8 +13,8 @@
 //! - `env`: reading the variables ([`Config::from_env`], [`Config::from_reader`]).
 //! - `validate`: the cross-field checks of the key timings ([`Config::validate`]).
 //!
-//! [`ConfigError`]: shared::config::ConfigError
-//! [`EnvReader::from_map`]: shared::config::EnvReader::from_map
+//! [`ConfigError`]: service_kit::config::ConfigError
+//! [`EnvReader::from_map`]: service_kit::config::EnvReader::from_map
 
 mod env;
 mod validate;
@@ -22,7 +22,7 @@ mod validate;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use shared::config::Secret;
+use service_kit::config::Secret;
 
 /// Where the key-encryption key (KEK) comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +154,7 @@ pub struct Config {
     /// `ISSUER_PASSWORD_HASH_CONCURRENCY`: Argon2 jobs at once (default 2 × cores).
     pub password_hash_concurrency: usize,
     /// `ISSUER_LOG_FORMAT=json`, or `LOG_FORMAT=json` when the former is
-    /// unset (see `shared::telemetry::log_json`).
+    /// unset (see `service_kit::telemetry::log_json`).
     pub log_json: bool,
 }
 

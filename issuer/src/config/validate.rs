@@ -2,7 +2,7 @@
 //! timings could let a resource service meet an unknown `kid`, or lose a key
 //! whose tokens are still valid, is refused.
 
-use shared::config::ConfigError;
+use service_kit::config::ConfigError;
 
 use super::Config;
 
@@ -51,7 +51,7 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use shared::config::EnvReader;
+    use service_kit::config::EnvReader;
 
     use super::super::Config;
 

@@ -24,8 +24,8 @@ use actix_web::ResponseError as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use jwks_client::actix::{AuthError, Bearer};
+use service_kit::request_id::RequestId;
 use shared::admin::{ADMIN_SCOPE, AdminError, KeyList};
-use shared::request_id::RequestId;
 
 use crate::audit::Origin;
 use crate::lifecycle::{self, Actor, AdminOpError};

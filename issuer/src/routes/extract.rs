@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
 use futures_util::StreamExt as _;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
-use shared::request_id::RequestId;
+use service_kit::request_id::RequestId;
 
 use crate::audit::{Audit, Origin};
 use crate::form::Form;
@@ -102,7 +102,7 @@ impl RequestContext {
         let request_id = req
             .extensions()
             .get::<RequestId>()
-            .map_or_else(shared::request_id::generate, |id| id.0.clone());
+            .map_or_else(service_kit::request_id::generate, |id| id.0.clone());
         RequestContext {
             ip: req
                 .peer_addr()

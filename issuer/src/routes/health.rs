@@ -34,7 +34,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     match metrics.encode() {
         Ok(text) => HttpResponse::Ok()
-            .content_type(shared::http_metrics::CONTENT_TYPE)
+            .content_type(service_kit::http_metrics::CONTENT_TYPE)
             .body(text),
         Err(e) => {
             tracing::error!(error = %e, "encoding metrics failed");

@@ -92,7 +92,7 @@ async fn wrong_kek_refuses_to_start() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut config = crate::helpers::test_config(dir.path(), ISSUER);
     crate::helpers::ensure_database(&config.database_url).await;
-    config.kek = testkit::internals::KekSource::Inline(shared::config::Secret::new([1u8; 32]));
+    config.kek = testkit::internals::KekSource::Inline(service_kit::config::Secret::new([1u8; 32]));
     let err = testkit::internals::Application::build_with_listener(config, listener)
         .await
         .expect_err("start-up fails");

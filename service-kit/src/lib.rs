@@ -1,0 +1,28 @@
+//! The small kit every binary of the workspace uses (the issuer,
+//! resource-api and jwtctl, and the test kit that starts them): how a
+//! process reads its configuration, sets up tracing and answers its
+//! container health check, and, for the actix-web services, the middleware
+//! they share.
+//!
+//! None of it crosses the wire between the issuer and its resource services;
+//! that is the `shared` crate.
+//!
+//! # Layout
+//!
+//! - [`config`]: typed environment configuration ([`config::EnvReader`],
+//!   [`config::Secret`], the one duration parser
+//!   [`config::parse_duration`], the one boolean dialect
+//!   [`config::parse_bool`]) with errors that name the variable
+//!   ([`config::ConfigError`]).
+//! - [`telemetry`]: tracing set-up and the log-format setting.
+//! - [`healthcheck`]: the `healthcheck` subcommand's probe of `/readyz`.
+//! - `request_id` (feature `actix`): request-id middleware and root span.
+//! - `http_metrics` (feature `actix`): Prometheus counters for every response.
+
+pub mod config;
+pub mod healthcheck;
+#[cfg(feature = "actix")]
+pub mod http_metrics;
+#[cfg(feature = "actix")]
+pub mod request_id;
+pub mod telemetry;
