@@ -69,7 +69,7 @@ fn transient_code(code: &str) -> bool {
         || matches!(code, "5" | "261" | "517" | "773" | "6" | "262")
 }
 
-/// Why [`Store::open`] failed: the database (password redacted), what to
+/// Why [`Store::open`](super::Store::open) failed: the database (password redacted), what to
 /// check, and the cause.
 /// The cause is part of the message (not a `source()`), so that it is
 /// printed once.
