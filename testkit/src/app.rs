@@ -213,6 +213,11 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `POST /oauth2/token` as the standard client `web` (HTTP Basic).
+    pub async fn post_token_web(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.post_token_basic(WEB, WEB_SECRET, form).await
+    }
+
     pub async fn post_raw(
         &self,
         content_type: &str,
@@ -228,15 +233,11 @@ impl TestApp {
     }
 
     pub async fn password_login(&self, user: &str, password: &str) -> reqwest::Response {
-        self.post_token_basic(
-            WEB,
-            WEB_SECRET,
-            &[
-                ("grant_type", "password"),
-                ("username", user),
-                ("password", password),
-            ],
-        )
+        self.post_token_web(&[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", password),
+        ])
         .await
     }
 
@@ -258,7 +259,7 @@ impl TestApp {
     pub async fn refresh(&self, token: &str, extra: &[(&str, &str)]) -> reqwest::Response {
         let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
         form.extend_from_slice(extra);
-        self.post_token_basic(WEB, WEB_SECRET, &form).await
+        self.post_token_web(&form).await
     }
 
     /// A successful refresh: (access, refresh) tokens.

@@ -31,11 +31,7 @@ async fn password_login_returns_a_refresh_token_and_client_credentials_does_not(
     assert!(shared::b64::decode(&refresh).is_ok());
 
     let res = app
-        .post_token_basic(
-            "web",
-            "web-secret-0123456789",
-            &[("grant_type", "client_credentials")],
-        )
+        .post_token_web(&[("grant_type", "client_credentials")])
         .await;
     let body: serde_json::Value = res.json().await.unwrap();
     assert!(body["access_token"].is_string());
@@ -227,16 +223,12 @@ async fn absolute_lifetime_ends_the_family_however_it_is_used() {
 async fn scope_may_be_narrowed_never_widened() {
     let app = spawn_app().await.with_fixtures().await;
     let res = app
-        .post_token_basic(
-            "web",
-            "web-secret-0123456789",
-            &[
-                ("grant_type", "password"),
-                ("username", "alice"),
-                ("password", "correct horse battery"),
-                ("scope", "items:read"),
-            ],
-        )
+        .post_token_web(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "correct horse battery"),
+            ("scope", "items:read"),
+        ])
         .await;
     let body: serde_json::Value = res.json().await.unwrap();
     let token = body["refresh_token"].as_str().unwrap();
@@ -298,13 +290,7 @@ async fn refresh_tokens_are_bound_to_their_client() {
 async fn bad_refresh_tokens_get_rfc6749_errors() {
     let app = spawn_app().await.with_fixtures().await;
     // Missing.
-    let res = app
-        .post_token_basic(
-            "web",
-            "web-secret-0123456789",
-            &[("grant_type", "refresh_token")],
-        )
-        .await;
+    let res = app.post_token_web(&[("grant_type", "refresh_token")]).await;
     expect_oauth_error(res, 400, "invalid_request").await;
     // Empty counts as missing.
     expect_oauth_error(app.refresh("", &[]).await, 400, "invalid_request").await;

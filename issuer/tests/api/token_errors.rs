@@ -150,27 +150,19 @@ async fn wrong_client_secret_is_401_with_basic_challenge() {
 async fn over_broad_scope_or_audience_is_invalid_scope() {
     let app = spawn_app().await.with_fixtures().await;
     let res = app
-        .post_token_basic(
-            "web",
-            "web-secret-0123456789",
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", "items:read admin:all"),
-            ],
-        )
+        .post_token_web(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "items:read admin:all"),
+        ])
         .await;
     expect_oauth_error(res, 400, "invalid_scope").await;
     let res = app
-        .post_token_basic(
-            "web",
-            "web-secret-0123456789",
-            &[
-                ("grant_type", "password"),
-                ("username", "alice"),
-                ("password", "correct horse battery"),
-                ("audience", "payroll"),
-            ],
-        )
+        .post_token_web(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "correct horse battery"),
+            ("audience", "payroll"),
+        ])
         .await;
     expect_oauth_error(res, 400, "invalid_scope").await;
 }
@@ -199,11 +191,7 @@ async fn repeated_failures_are_throttled_with_retry_after() {
 async fn missing_username_or_password_is_invalid_request() {
     let app = spawn_app().await.with_fixtures().await;
     let res = app
-        .post_token_basic(
-            "web",
-            "web-secret-0123456789",
-            &[("grant_type", "password"), ("username", "alice")],
-        )
+        .post_token_web(&[("grant_type", "password"), ("username", "alice")])
         .await;
     expect_oauth_error(res, 400, "invalid_request").await;
 }
