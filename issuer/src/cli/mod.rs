@@ -73,7 +73,11 @@ pub enum SessionsCommand {
         user: Option<String>,
     },
     /// Revoke a session (every refresh token of the family).
-    Revoke { family_id: String },
+    Revoke {
+        /// The family id (base64url, so it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        family_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,7 +97,11 @@ pub enum KeysCommand {
     /// Emergency rotation: revoke KID now (out of the JWKS, private key
     /// destroyed, its refresh-token families revoked); if it was active,
     /// promote the pending key now.
-    Revoke { kid: String },
+    Revoke {
+        /// The key's `kid` (base64url, so it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 /// Entry point of the binary.
@@ -179,4 +187,22 @@ pub(crate) fn read_stdin_line(what: &str) -> anyhow::Result<String> {
         bail!("no {what} on standard input");
     }
     Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_start_with_a_dash_are_values_not_flags() {
+        // A kid or family id is base64url: one in 64 starts with `-`.
+        let cli = Cli::try_parse_from(["issuer", "keys", "revoke", "-eAbC"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Keys(KeysCommand::Revoke { kid }) if kid == "-eAbC")
+        );
+        let cli = Cli::try_parse_from(["issuer", "sessions", "revoke", "-x9"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Sessions(SessionsCommand::Revoke { family_id }) if family_id == "-x9")
+        );
+    }
 }
