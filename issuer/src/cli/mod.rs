@@ -191,6 +191,8 @@ pub(crate) fn read_stdin_line(what: &str) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
