@@ -311,6 +311,8 @@ pub struct KeyEntry {
 pub struct KeySet {
     active: Arc<SigningKey>,
     entries: Vec<KeyEntry>,
+    /// The published keys, as served and as this process verifies with.
+    jwks: Jwks,
     jwks_body: actix_web::web::Bytes,
     etag: String,
     /// The next scheduled transition (a pending activation or a retirement).
@@ -347,6 +349,7 @@ impl KeySet {
         Some(KeySet {
             active: the_active,
             entries,
+            jwks,
             jwks_body: body.into(),
             etag,
             next_transition,
@@ -446,12 +449,10 @@ impl KeyRing {
     }
 }
 
-/// Installs the set's JWKS (its own serialisation, so it always parses) as
-/// the verifiers' keys: each RSA key is parsed here, once per change.
+/// Installs the set's published keys as the verifiers' keys: each RSA key
+/// is parsed here, once per change.
 fn publish(local: &LocalKeys, set: &KeySet) {
-    if let Err(e) = local.replace_json(set.jwks_body()) {
-        tracing::error!(error = %e, "the JWKS of the key set does not parse");
-    }
+    local.replace(&set.jwks);
 }
 
 #[cfg(test)]

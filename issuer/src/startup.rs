@@ -175,9 +175,6 @@ impl Application {
             throttle,
             metrics: metrics.clone(),
             clock,
-            issuer_url: config.issuer_url.clone(),
-            access_token_ttl: config.access_token_ttl,
-            jwks_max_age: config.jwks_max_age,
             discovery: discovery.into(),
             config: config.clone(),
         });

@@ -2,7 +2,6 @@
 //! and the domain rules work with, built once by [`crate::startup`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::web::Bytes;
 
@@ -29,10 +28,6 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The clock of the refresh-token and login-throttle rules.
     pub clock: Clock,
-    /// The `iss` value, exactly as configured.
-    pub issuer_url: String,
-    pub access_token_ttl: Duration,
-    pub jwks_max_age: Duration,
     /// The discovery document, serialised once.
     pub discovery: Bytes,
     /// The configuration the service was built from.

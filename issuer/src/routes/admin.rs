@@ -118,7 +118,7 @@ pub async fn list(bearer: Bearer, state: web::Data<AppState>) -> HttpResponse {
             ok_json(&KeyList {
                 keys,
                 active_kid: Some(current.active().kid().to_owned()),
-                jwks_max_age: current.max_age_at(state.jwks_max_age, shared::now_unix()),
+                jwks_max_age: current.max_age_at(state.config.jwks_max_age, shared::now_unix()),
             })
         }
         Err(e) => op_error(&AdminOpError::from(e)),

@@ -14,7 +14,7 @@ use crate::state::AppState;
 #[tracing::instrument(skip_all)]
 pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let keys = state.keys.current();
-    let max_age = keys.max_age_at(state.jwks_max_age, shared::now_unix());
+    let max_age = keys.max_age_at(state.config.jwks_max_age, shared::now_unix());
     let cache_control = format!("public, max-age={max_age}");
     let etag = keys.etag();
     let not_modified = req
