@@ -47,9 +47,9 @@ use context::{Ctx, TokenState, lock};
 use operations::{Event, run_op, sleep_until};
 pub use report::percentile;
 use report::{Recorded, Report};
-use services::jwks_counters;
+use services::{jwks_counters, reachable_jwks_counters};
 
-use crate::http::{client, describe, secret_from_env};
+use crate::http::{client, secret_from_env};
 use crate::usage;
 
 /// Runs the drill; exit code 0 when it passed, 1 when not.
@@ -97,12 +97,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut before = Vec::new();
     for r in &ctx.args.resources {
-        let url = format!("{}/metrics", r.url);
-        http.get(&url)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!(describe(&e, &url)))?;
-        before.push(jwks_counters(&http, &r.url).await);
+        before.push(
+            reachable_jwks_counters(&http, &r.url)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?,
+        );
     }
     lock(&ctx.samples).clear();
     eprintln!(

@@ -31,6 +31,21 @@ pub struct Event {
 }
 
 impl Event {
+    /// The slowest convergence among the services that refused the revoked
+    /// key (`None` when none did).
+    pub fn slowest_converged(&self) -> Option<f64> {
+        self.convergence.iter().flatten().copied().reduce(f64::max)
+    }
+
+    /// The slowest convergence, infinite when a service never refused the
+    /// revoked key (0 with no services).
+    pub fn worst_convergence(&self) -> f64 {
+        self.convergence
+            .iter()
+            .map(|c| c.unwrap_or(f64::INFINITY))
+            .fold(0.0, f64::max)
+    }
+
     fn new(op: OpKind, at: f64) -> Self {
         Event {
             op: op.name(),
@@ -192,10 +207,7 @@ async fn revoke_active(ctx: &Ctx, ev: &mut Event) -> anyhow::Result<String> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     ev.convergence = conv.clone();
-    let worst = conv
-        .iter()
-        .map(|c| c.unwrap_or(f64::INFINITY))
-        .fold(0.0, f64::max);
+    let worst = ev.worst_convergence();
     if !worst.is_finite() {
         anyhow::bail!(
             "revoked key {kid} still accepted by a service after {:.1} s",

@@ -104,11 +104,7 @@ impl Outcome {
         }
         for e in events {
             if e.revoked_kid.is_some() {
-                let worst = e
-                    .convergence
-                    .iter()
-                    .flatten()
-                    .fold(0.0, |a: f64, b| a.max(*b));
+                let worst = e.slowest_converged().unwrap_or(0.0);
                 if s.t >= e.start && s.t <= e.end + worst + 1.0 {
                     return Outcome::RefusedDuringEmergency;
                 }

@@ -230,12 +230,7 @@ fn operation(e: &Event, args: &Args, samples: &[Sample], w: f64) -> OperationRep
                 seconds: c.map(round2),
             })
             .collect(),
-        convergence_max_s: e
-            .convergence
-            .iter()
-            .flatten()
-            .fold(None, |a: Option<f64>, b| Some(a.map_or(*b, |a| a.max(*b))))
-            .map(round2),
+        convergence_max_s: e.slowest_converged().map(round2),
         bound_s: e.bound,
         latency: Windows {
             before: latency(samples, (e.start - w).max(0.0), e.start),

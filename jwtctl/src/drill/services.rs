@@ -47,15 +47,22 @@ impl JwksCounters {
 /// JWKS fetch counters of one resource service, from its /metrics; `None`
 /// when they cannot be read.
 pub async fn jwks_counters(http: &reqwest::Client, base: &str) -> Option<JwksCounters> {
-    let text = http
-        .get(format!("{base}/metrics"))
+    reachable_jwks_counters(http, base).await.ok().flatten()
+}
+
+/// [`jwks_counters`] for the preflight: a service whose /metrics cannot be
+/// reached is an error (described), one whose page cannot be read `None`.
+pub async fn reachable_jwks_counters(
+    http: &reqwest::Client,
+    base: &str,
+) -> Result<Option<JwksCounters>, String> {
+    let url = format!("{base}/metrics");
+    let res = http
+        .get(&url)
         .send()
         .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    Some(JwksCounters::parse(&text))
+        .map_err(|e| crate::http::describe(&e, &url))?;
+    Ok(res.text().await.ok().map(|text| JwksCounters::parse(&text)))
 }
 
 #[cfg(test)]

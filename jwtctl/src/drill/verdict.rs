@@ -23,14 +23,10 @@ impl Verdict {
     /// Judges the outcomes of every resource call and the operations.
     pub fn of(outcomes: &[Outcome], events: &[Event]) -> Verdict {
         let count = |wanted: Outcome| outcomes.iter().filter(|o| **o == wanted).count() as u64;
-        let convergence_ok = events.iter().filter(|e| e.revoked_kid.is_some()).all(|e| {
-            let worst = e
-                .convergence
-                .iter()
-                .map(|c| c.unwrap_or(f64::INFINITY))
-                .fold(0.0, f64::max);
-            e.bound.is_some_and(|b| worst <= b)
-        });
+        let convergence_ok = events
+            .iter()
+            .filter(|e| e.revoked_kid.is_some())
+            .all(|e| e.bound.is_some_and(|b| e.worst_convergence() <= b));
         Verdict {
             refused_valid: count(Outcome::RefusedValid),
             unavailable: count(Outcome::Unavailable),
