@@ -24,13 +24,14 @@ impl Clock {
     /// Now, Unix milliseconds.
     pub fn now_ms(&self) -> i64 {
         match &self.manual {
-            None => system_ms(),
+            None => now_ms(),
             Some(ms) => ms.load(Ordering::SeqCst),
         }
     }
 }
 
-fn system_ms() -> i64 {
+/// Milliseconds since the Unix epoch, by this machine's clock.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -53,7 +54,7 @@ impl ManualClock {
 
     /// A clock stopped at the current system time.
     pub fn now() -> Self {
-        Self::at(system_ms())
+        Self::at(now_ms())
     }
 
     /// Moves the clock forward by `by`.

@@ -272,7 +272,7 @@ impl Application {
         let result = self.server.await;
         flusher.abort();
         scheduler.abort();
-        self.state.flush_signed_counts().await;
+        self.state.keys.flush_signed_counts().await;
         self.state.store.close().await;
         tracing::info!("issuer stopped");
         result
@@ -287,7 +287,7 @@ async fn maintenance(state: web::Data<AppState>) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        state.flush_signed_counts().await;
+        state.keys.flush_signed_counts().await;
         // Sealed successors are kept only for the grace window.
         let grace = i64::try_from(state.config.refresh.grace.as_millis()).unwrap_or(0);
         let before = state.clock.now_ms().saturating_sub(grace);

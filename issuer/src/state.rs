@@ -47,9 +47,4 @@ impl AppState {
             config: &self.config,
         }
     }
-
-    /// Writes the signed-token counters to the store.
-    pub async fn flush_signed_counts(&self) {
-        self.keys.flush_signed_counts().await;
-    }
 }

@@ -6,8 +6,8 @@ use anyhow::bail;
 
 use super::open_store;
 use crate::audit::Audit;
+use crate::clock::now_ms;
 use crate::config::Config;
-use crate::store::now_ms;
 
 /// `sessions list [--user NAME]`, newest first.
 pub async fn list(user: Option<&str>, config: &Config) -> anyhow::Result<()> {

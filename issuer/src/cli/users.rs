@@ -61,7 +61,7 @@ pub async fn add(args: UserAdd, config: &Config) -> anyhow::Result<()> {
 pub async fn remove(name: &str, removal: Removal, config: &Config) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     let audit = Audit::cli(&store);
-    let result = users::remove(&audit, name, removal, crate::store::now_ms(), "cli").await;
+    let result = users::remove(&audit, name, removal, crate::clock::now_ms(), "cli").await;
     store.close().await;
     let Some(revoked) = result? else {
         bail!("no user {name:?}");

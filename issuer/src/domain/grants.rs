@@ -47,7 +47,9 @@ pub fn grant_list(
 }
 
 /// The scopes and audiences allowed by `allowed` (and `user`'s own lists),
-/// narrowed by the request.
+/// narrowed by the request. A token always has at least one audience: an
+/// empty result is refused here, before a grant spends anything (a refresh
+/// token, a login).
 pub(crate) fn narrow(
     requested: Requested<'_>,
     scopes: &[String],
@@ -59,6 +61,11 @@ pub(crate) fn narrow(
     let audiences = grant_list(requested.audience, audiences, user.1).ok_or(
         GrantError::InvalidScope("requested audience is not allowed"),
     )?;
+    if audiences.is_empty() {
+        return Err(GrantError::InvalidScope(
+            "no audience is available to this client",
+        ));
+    }
     Ok((scopes, audiences))
 }
 

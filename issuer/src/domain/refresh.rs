@@ -255,7 +255,7 @@ async fn grace_successor(
     let Some(next) = x.services.store.find_refresh(successor).await? else {
         return Ok(None);
     };
-    if next.used_ms.is_some() || next.family.revoked_ms.is_some() || next.expires_ms <= now {
+    if !next.is_live(now) {
         return Ok(None);
     }
     let plain = x

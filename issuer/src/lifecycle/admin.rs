@@ -246,16 +246,12 @@ impl KeyManager {
             }
         };
         actor.origin.log(&event);
+        self.reload_after_change(now).await;
+        // Without a promotion the active key did not change: the set just
+        // reloaded names it.
         let active_kid = match &done.promoted {
             Some(promoted) => promoted.clone(),
-            None => self
-                .store
-                .list_keys()
-                .await?
-                .into_iter()
-                .find(|k| k.state == KeyState::Active)
-                .map(|k| k.kid)
-                .unwrap_or_default(),
+            None => self.current().active().kid().to_owned(),
         };
         tracing::warn!(
             kid,
@@ -264,7 +260,6 @@ impl KeyManager {
             families = done.families_revoked,
             "signing key revoked"
         );
-        self.reload_after_change(now).await;
         Ok(RevokeResponse {
             revoked_kid: kid.to_owned(),
             active_kid,

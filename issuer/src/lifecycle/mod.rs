@@ -149,10 +149,6 @@ impl KeyManager {
         &self.kek
     }
 
-    pub fn settings(&self) -> &KeySettings {
-        &self.settings
-    }
-
     /// Carries out every transition due at `now`: a pending key whose
     /// `activate_at` has come becomes active (the active one starts
     /// retiring), retiring keys past `retire_at` are retired and their

@@ -109,9 +109,6 @@ async fn authenticate_client(
             Some(id) => (id.to_owned(), form.get("client_secret").map(str::to_owned)),
         },
     };
-    if id.len() > clients::MAX_CLIENT_ID_LEN {
-        return Err(TokenError::InvalidClient);
-    }
     match clients::authenticate(store, &id, secret.as_deref()).await {
         Ok(client) => Ok(client),
         Err(ClientAuthError::Invalid) => {

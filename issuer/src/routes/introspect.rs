@@ -67,12 +67,7 @@ async fn refresh_token(
     let now = state.clock.now_ms();
     let Some(row) = row else { return Ok(None) };
     let family = &row.family;
-    if family.client_id != client.id
-        || family.revoked_ms.is_some()
-        || row.used_ms.is_some()
-        || row.expires_ms <= now
-        || family.expires_ms <= now
-    {
+    if family.client_id != client.id || !row.is_live(now) {
         return Ok(None);
     }
     Ok(Some(json!({

@@ -75,7 +75,6 @@ async fn grant(
                 requested,
             )
             .await?;
-            issuance::check_audience(&issued)?;
             let refresh = refresh::start_family(services, &audit, &client, &issued).await?;
             (issued, Some(refresh))
         }

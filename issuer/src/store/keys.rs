@@ -120,16 +120,6 @@ pub enum RevokeRefusal {
 }
 
 impl Store {
-    /// Inserts keys in one transaction.
-    pub async fn insert_keys(&self, keys: &[StoredKey]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for key in keys {
-            insert_key_query(key).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Every key, oldest activation first.
     pub async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         let rows = sqlx::query(

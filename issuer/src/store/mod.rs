@@ -204,10 +204,3 @@ impl Store {
         Ok(())
     }
 }
-
-/// The current time in Unix milliseconds (refresh-token tables).
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}

@@ -57,6 +57,17 @@ pub struct RefreshToken {
     pub successor_sealed: Option<Vec<u8>>,
 }
 
+impl RefreshToken {
+    /// Whether it can still be exchanged at `now_ms`: unused, its family not
+    /// revoked, and neither its idle nor the family's absolute lifetime over.
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        self.used_ms.is_none()
+            && self.family.revoked_ms.is_none()
+            && self.expires_ms > now_ms
+            && self.family.expires_ms > now_ms
+    }
+}
+
 /// The replacement written by [`Store::rotate_refresh`].
 #[derive(Debug, Clone)]
 pub struct NewRefresh<'a> {
