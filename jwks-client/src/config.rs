@@ -168,7 +168,7 @@ pub(crate) enum KeysFrom {
 }
 
 /// Which audiences an issuer's tokens may name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Audiences {
     /// `aud` must contain one of these (none configured is a build error).
     Listed(Vec<String>),

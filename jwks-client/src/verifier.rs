@@ -151,7 +151,7 @@ impl VerifierBuilder {
             if issuers.iter().any(|i| i.policy.issuer == cfg.issuer) {
                 return Err(BuildError::DuplicateIssuer(cfg.issuer.clone()));
             }
-            if cfg.audiences == Audiences::Listed(Vec::new()) {
+            if matches!(&cfg.audiences, Audiences::Listed(list) if list.is_empty()) {
                 return Err(BuildError::NoAudience(cfg.issuer.clone()));
             }
             if cfg.algorithms.is_empty() {
@@ -160,32 +160,28 @@ impl VerifierBuilder {
             if cfg.leeway > MAX_LEEWAY {
                 return Err(BuildError::InvalidSetting("leeway is above 60 s"));
             }
-            let configured = match &cfg.keys {
-                KeysFrom::Local(keys) => {
-                    issuers.push(Issuer {
-                        policy: Policy::new(cfg),
-                        source: KeySource::Local(keys.clone()),
-                    });
-                    continue;
-                }
-                KeysFrom::Url(url) => {
-                    check_url(url, self.http.allow_insecure_http)?;
-                    Some(url.clone())
-                }
-                KeysFrom::Discovery => {
-                    check_url(&cfg.issuer, self.http.allow_insecure_http)?;
-                    None
-                }
+            let source = if let KeysFrom::Local(keys) = &cfg.keys {
+                KeySource::Local(keys.clone())
+            } else {
+                let configured = match &cfg.keys {
+                    KeysFrom::Url(url) => Some(url.clone()),
+                    _ => None,
+                };
+                check_url(
+                    configured.as_deref().unwrap_or(&cfg.issuer),
+                    self.http.allow_insecure_http,
+                )?;
+                slots.push(FetchState::new(
+                    &cfg.issuer,
+                    index,
+                    &cfg.algorithms,
+                    configured,
+                ));
+                KeySource::Fetched(slots.len() - 1)
             };
-            slots.push(FetchState::new(
-                &cfg.issuer,
-                index,
-                &cfg.algorithms,
-                configured,
-            ));
             issuers.push(Issuer {
                 policy: Policy::new(cfg),
-                source: KeySource::Fetched(slots.len() - 1),
+                source,
             });
         }
         let http = Http::new(self.http)?;

@@ -107,12 +107,8 @@ impl EnvReader {
     ) -> Result<Duration, ConfigError> {
         match self.optional(name) {
             None => Ok(default),
-            Some(raw) => parse_duration_within(&raw, min, max).map_err(|e| match e {
-                DurationError::Malformed => {
-                    ConfigError::new(name, "expected a duration such as 600, 30s, 10m, 1h or 14d")
-                }
-                out_of_range => ConfigError::new(name, out_of_range.to_string()),
-            }),
+            Some(raw) => parse_duration_within(&raw, min, max)
+                .map_err(|e| ConfigError::new(name, e.to_string())),
         }
     }
 }

@@ -57,19 +57,20 @@ pub async fn spawn_issuer(tweak: impl FnOnce(&mut Config)) -> TestIssuer {
 impl TestIssuer {
     /// A password-grant token for `user` with `scope` for `audience`.
     pub async fn token(&self, user: &str, scope: &str, audience: &str) -> String {
-        let res = reqwest::Client::new()
-            .post(format!("{}/oauth2/token", self.url))
-            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", user),
-                ("password", PASSWORD),
-                ("scope", scope),
-                ("audience", audience),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let res = self
+            .app
+            .post_token_basic(
+                CLIENT_ID,
+                CLIENT_SECRET,
+                &[
+                    ("grant_type", "password"),
+                    ("username", user),
+                    ("password", PASSWORD),
+                    ("scope", scope),
+                    ("audience", audience),
+                ],
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::OK, "token request for {user}");
         let body: serde_json::Value = res.json().await.unwrap();
         body["access_token"].as_str().unwrap().to_owned()
@@ -78,21 +79,12 @@ impl TestIssuer {
     /// How many times the JWKS document has been served, from the issuer's
     /// own metrics.
     pub async fn jwks_fetches(&self) -> u64 {
-        jwks_served(&self.url).await
+        self.app
+            .metrics()
+            .await
+            .lines()
+            .filter(|l| l.starts_with("issuer_http_requests_total{") && l.contains("jwks.json"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
     }
-}
-
-/// How many times the issuer at `url` has served its JWKS document, from
-/// its own metrics.
-pub async fn jwks_served(url: &str) -> u64 {
-    let text = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("issuer_http_requests_total{") && l.contains("jwks.json"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
 }

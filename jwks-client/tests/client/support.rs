@@ -23,8 +23,7 @@ pub use testkit::forge::Key as TestKey;
 pub use testkit::forge::{b64, header, sign_raw};
 
 /// Three keys, generated once (about 100 ms each).
-pub static KEYS: LazyLock<Vec<TestKey>> =
-    LazyLock::new(|| (0..3).map(|_| TestKey::generate()).collect());
+pub use testkit::forge::KEYS;
 
 pub fn now() -> i64 {
     shared::now_unix()

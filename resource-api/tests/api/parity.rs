@@ -15,14 +15,15 @@ use crate::helpers::{TestIssuer, resource_settings, spawn_issuer, spawn_resource
 /// every audience (RFC 7662), a resource service accepts only its own.
 const AUDIENCE_CASES: [&str; 2] = ["wrong aud", "aud array without ours"];
 
-async fn introspected_active(issuer: &TestIssuer, http: &reqwest::Client, token: &str) -> bool {
-    let res = http
-        .post(format!("{}/oauth2/introspect", issuer.url))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
+async fn introspected_active(issuer: &TestIssuer, token: &str) -> bool {
+    let res = issuer
+        .app
+        .post_form(
+            "/oauth2/introspect",
+            Some((CLIENT_ID, CLIENT_SECRET)),
+            &[("token", token)],
+        )
+        .await;
     // A token too large for the form is refused before it is judged.
     if res.status() != 200 {
         assert_eq!(res.status(), 413, "introspection answered {}", res.status());
@@ -52,12 +53,11 @@ async fn introspection_and_a_resource_service_give_the_same_verdicts() {
         &claims,
         "http://127.0.0.1:9/never-fetched",
     ));
-    let http = testkit::http();
 
     let mut compared = 0;
     let mut accepted = Vec::new();
     for (case, token) in &cases {
-        let introspected = introspected_active(&issuer, &http, token).await;
+        let introspected = introspected_active(&issuer, token).await;
         let served = match orders
             .http
             .get(format!("{}/v1/me", orders.url))
