@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::clients::hash_client_secret;
-use crate::domain::users::{self, CreateError, NewUser, check_list, check_name};
+use crate::domain::clients::{check_client, hash_client_secret};
+use crate::domain::users::{self, CreateError, NewUser};
 use crate::password::{MAX_PASSWORD_LEN, PasswordError};
 use crate::store::{Client, Store, StoreError};
 
@@ -181,18 +181,12 @@ fn validate(file: &File) -> anyhow::Result<()> {
         }
     }
     for client in &file.clients {
-        check_name("client id", &client.id)?;
-        if client.id.contains(':') {
-            anyhow::bail!("client id {:?} must not contain ':'", client.id);
-        }
-        check_list("scope", &client.scopes)?;
-        check_list("audience", &client.audiences)?;
-        if client.secret.as_ref().is_some_and(|s| s.len() < 16) {
-            anyhow::bail!(
-                "client {:?}: the secret must be at least 16 characters",
-                client.id
-            );
-        }
+        check_client(
+            &client.id,
+            &client.scopes,
+            &client.audiences,
+            client.secret.as_deref(),
+        )?;
     }
     Ok(())
 }

@@ -8,8 +8,7 @@ use clap::Args;
 
 use super::{open_store, read_stdin_line};
 use crate::config::Config;
-use crate::domain::clients::hash_client_secret;
-use crate::domain::users::{check_list, check_name};
+use crate::domain::clients::{check_client, check_secret, hash_client_secret};
 use crate::store::Client;
 
 #[derive(Debug, Args)]
@@ -29,19 +28,12 @@ pub struct ClientAdd {
 
 /// `clients add`: a generated secret is printed once on standard output.
 pub async fn add(args: ClientAdd, config: &Config) -> anyhow::Result<()> {
-    check_name("client id", &args.id)?;
-    if args.id.contains(':') {
-        bail!("client id must not contain ':' (HTTP Basic authentication)");
-    }
-    check_list("scope", &args.scopes)?;
-    check_list("audience", &args.audiences)?;
+    check_client(&args.id, &args.scopes, &args.audiences, None)?;
     let (secret, generated) = if args.public {
         (None, false)
     } else if args.secret_stdin {
         let secret = read_stdin_line("client secret")?;
-        if secret.len() < 16 {
-            bail!("the client secret must be at least 16 characters");
-        }
+        check_secret(&args.id, &secret)?;
         (Some(secret), false)
     } else {
         let mut bytes = [0u8; 32];

@@ -7,10 +7,46 @@
 use aws_lc_rs::digest;
 use subtle::ConstantTimeEq as _;
 
+use crate::domain::users::{Invalid, check_list, check_name};
 use crate::store::{Client, Store, StoreError};
 
 /// Longest client id looked up.
 pub const MAX_CLIENT_ID_LEN: usize = 256;
+/// Shortest secret a registered client may have.
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// The rules for registering a client (the CLI and the bootstrap file): an
+/// id usable in HTTP Basic (no `:`), valid scope and audience lists, and
+/// with a secret, one of at least [`MIN_SECRET_LEN`] characters.
+pub fn check_client(
+    id: &str,
+    scopes: &[String],
+    audiences: &[String],
+    secret: Option<&str>,
+) -> Result<(), Invalid> {
+    check_name("client id", id)?;
+    if id.contains(':') {
+        return Err(Invalid(format!(
+            "client id {id:?} must not contain ':' (HTTP Basic authentication)"
+        )));
+    }
+    check_list("scope", scopes)?;
+    check_list("audience", audiences)?;
+    match secret {
+        Some(secret) => check_secret(id, secret),
+        None => Ok(()),
+    }
+}
+
+/// A client secret chosen by a person: at least [`MIN_SECRET_LEN`] characters.
+pub fn check_secret(id: &str, secret: &str) -> Result<(), Invalid> {
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(Invalid(format!(
+            "client {id:?}: the secret must be at least {MIN_SECRET_LEN} characters"
+        )));
+    }
+    Ok(())
+}
 
 /// Why a client was not authenticated.
 #[derive(Debug, thiserror::Error)]
