@@ -1,11 +1,16 @@
-//! Wire types the issuer and every resource service agree on: what crosses
-//! the network between them, and nothing else.
+//! Wire types the issuer and every resource service agree on (what crosses
+//! the network between them), and the strict parsers of what HTTP clients
+//! send the issuer (form bodies, Basic credentials, cookies), kept here,
+//! free of any framework, so that they can be fuzzed on their own.
 //!
 //! # Layout
 //!
 //! - [`admin`]: the issuer's `/admin/keys` API bodies.
 //! - [`b64`]: base64url without padding (RFC 7515), strict on decode, for JWS
 //!   segments and JWK members.
+//! - [`basic`]: HTTP Basic client credentials (RFC 6749 section 2.3.1).
+//! - [`cookie`]: one cookie from `Cookie` request headers.
+//! - [`form`]: strict `application/x-www-form-urlencoded` bodies.
 //! - [`jwk`]: JWK / JWKS serde types and the RFC 7638 thumbprint used as `kid`.
 //! - [`claims`]: the access-token claim set (RFC 9068 profile).
 //! - [`oauth`]: RFC 6749 token responses and error bodies, RFC 6750 challenges.
@@ -17,7 +22,10 @@
 
 pub mod admin;
 pub mod b64;
+pub mod basic;
 pub mod claims;
+pub mod cookie;
+pub mod form;
 pub mod jwk;
 pub mod oauth;
 

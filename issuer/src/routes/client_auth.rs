@@ -12,12 +12,11 @@
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use base64::Engine as _;
 use futures_util::future::LocalBoxFuture;
 
 use crate::audit::Audit;
 use crate::domain::clients::{self, ClientAuthError};
-use crate::form::{self, Form};
+use crate::form::Form;
 use crate::metrics::Metrics;
 use crate::routes::error::TokenError;
 use crate::routes::extract::{OAuthForm, RequestContext};
@@ -119,21 +118,10 @@ async fn authenticate_client(
     }
 }
 
-/// `Basic base64(urlencode(id):urlencode(secret))`.
+/// `Basic base64(urlencode(id):urlencode(secret))`, parsed by
+/// [`shared::basic::parse`].
 pub fn parse_basic(value: &header::HeaderValue) -> Option<(String, String)> {
-    let value = value.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") || encoded.len() > 2048 {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let id = form::decode_component(id)?;
-    let secret = form::decode_component(secret)?;
-    (!id.is_empty()).then_some((id, secret))
+    shared::basic::parse(value.to_str().ok()?)
 }
 
 #[cfg(test)]

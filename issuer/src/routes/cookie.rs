@@ -17,21 +17,15 @@ pub const COOKIE_NAME: &str = "issuer_refresh";
 /// The header (and value) a request using the cookie must carry.
 pub const CSRF_HEADER: (&str, &str) = ("x-requested-with", "fetch");
 
-/// The refresh token from the request's cookie, if any. A request that uses
-/// it must carry [`CSRF_HEADER`].
+/// The refresh token from the request's cookie, if any (parsed by
+/// [`shared::cookie::find`]). A request that uses it must carry
+/// [`CSRF_HEADER`].
 pub fn from_cookie(req: &HttpRequest) -> Result<Option<String>, TokenError> {
-    let mut found = None;
-    for value in req.headers().get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
-        for pair in value.split(';') {
-            if let Some((name, v)) = pair.trim().split_once('=')
-                && name == COOKIE_NAME
-                && !v.is_empty()
-            {
-                found = Some(v.to_owned());
-            }
-        }
-    }
+    let headers = req
+        .headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok());
+    let found = shared::cookie::find(headers, COOKIE_NAME).map(str::to_owned);
     if found.is_some() {
         let csrf = req
             .headers()
