@@ -73,7 +73,9 @@
 //! | `ISSUER_DB_ACQUIRE_TIMEOUT` | `5s` | a request waiting this long for a database connection is answered 503 (100ms..60s) |
 //! | `ISSUER_DB_STATEMENT_TIMEOUT` | `10s` | PostgreSQL statement and lock timeout; a session idle in a transaction 4 times this long is ended (100ms..10m) |
 //! | `ISSUER_DB_STARTUP_WAIT` | `30s` | how long `serve` retries a database it cannot reach at start-up (0..10m) |
-//! | `ISSUER_PASSWORD_HASH_CONCURRENCY` | 2 × cores | concurrent Argon2 jobs |
+//! | `ISSUER_PASSWORD_HASH_CONCURRENCY` | cores | concurrent Argon2 jobs, 19 MiB each (1..256) |
+//! | `ISSUER_PASSWORD_QUEUE` | `64` | logins waiting for an Argon2 job before 503 (0..100000) |
+//! | `ISSUER_PASSWORD_QUEUE_TIMEOUT` | `5s` | longest wait for an Argon2 job before 503 (10ms..60s) |
 //! | `ISSUER_LOG_FORMAT` / `LOG_FORMAT` | text | `json` for one object per line |
 //!
 //! A value that is set but unusable stops start-up with a message naming the
@@ -170,8 +172,9 @@
 //!   operations; aws-lc-rs also covers generation and PKCS#8 encoding).
 //! - Private keys are stored only encrypted (AES-256-GCM under the KEK,
 //!   random 96-bit nonce, AAD = kid); the parsed key stays in memory.
-//! - Passwords: Argon2id PHC with default parameters, verified on the
-//!   blocking pool behind a semaphore; unknown users cost the same as wrong
+//! - Passwords: Argon2id PHC with default parameters, verified by a fixed
+//!   pool of threads with reusable memory and a bounded, timed queue (503
+//!   when full); unknown users cost the same as wrong
 //!   passwords and get a byte-identical `invalid_grant` body. Failed logins
 //!   are throttled per username and per client IP (peer address; no proxy
 //!   headers are trusted), counted in the database and so shared by every

@@ -124,7 +124,7 @@ impl Application {
             shared::now_unix(),
         )
         .await?;
-        let passwords = Passwords::new(config.password_hash_concurrency)?;
+        let passwords = Passwords::new(config.password_limits())?;
         if let Some(path) = &config.bootstrap_file {
             crate::bootstrap::apply(&store, path).await?;
         }

@@ -205,6 +205,29 @@ impl Config {
             "ISSUER_PASSWORD_HASH_CONCURRENCY",
             d.password_hash_concurrency,
         )?;
+        if password_hash_concurrency > MAX_PASSWORD_HASH_CONCURRENCY {
+            return Err(ConfigError::new(
+                "ISSUER_PASSWORD_HASH_CONCURRENCY",
+                "expected 1 to 256 (each job holds 19 MiB)",
+            ));
+        }
+        let password_queue: usize = env.parse(
+            "ISSUER_PASSWORD_QUEUE",
+            d.password_queue,
+            "a whole number from 0 to 100000",
+        )?;
+        if password_queue > MAX_PASSWORD_QUEUE {
+            return Err(ConfigError::new(
+                "ISSUER_PASSWORD_QUEUE",
+                "expected a whole number from 0 to 100000",
+            ));
+        }
+        let password_queue_timeout = env.duration(
+            "ISSUER_PASSWORD_QUEUE_TIMEOUT",
+            d.password_queue_timeout,
+            Duration::from_millis(10),
+            Duration::from_secs(60),
+        )?;
 
         let log_json = service_kit::telemetry::log_json(env, "ISSUER_LOG_FORMAT")?;
 
@@ -231,12 +254,18 @@ impl Config {
             db_statement_timeout,
             db_startup_wait,
             password_hash_concurrency,
+            password_queue,
+            password_queue_timeout,
             log_json,
         };
         config.validate()?;
         Ok(config)
     }
 }
+
+/// Upper bounds of the password-check pool (19 MiB per job) and its queue.
+const MAX_PASSWORD_HASH_CONCURRENCY: usize = 256;
+const MAX_PASSWORD_QUEUE: usize = 100_000;
 
 fn positive<T>(env: &EnvReader, name: &str, default: T) -> Result<T, ConfigError>
 where
@@ -275,6 +304,12 @@ mod tests {
             ("ISSUER_REFRESH_GRACE", "61s"),
             ("ISSUER_REFRESH_TOKEN_IDLE_TTL", "0"),
             ("ISSUER_REFRESH_COOKIE", "maybe"),
+            ("ISSUER_PASSWORD_HASH_CONCURRENCY", "0"),
+            ("ISSUER_PASSWORD_HASH_CONCURRENCY", "257"),
+            ("ISSUER_PASSWORD_QUEUE", "-1"),
+            ("ISSUER_PASSWORD_QUEUE", "100001"),
+            ("ISSUER_PASSWORD_QUEUE_TIMEOUT", "5ms"),
+            ("ISSUER_PASSWORD_QUEUE_TIMEOUT", "2m"),
             ("LOG_FORMAT", "xml"),
         ] {
             let err = Config::from_reader(&EnvReader::from_map([(var, value)])).err();

@@ -151,8 +151,16 @@ pub struct Config {
     /// `ISSUER_DB_STARTUP_WAIT`: how long `serve` keeps retrying a database
     /// it cannot reach at start-up before giving up (default 30s, 0..10m).
     pub db_startup_wait: Duration,
-    /// `ISSUER_PASSWORD_HASH_CONCURRENCY`: Argon2 jobs at once (default 2 × cores).
+    /// `ISSUER_PASSWORD_HASH_CONCURRENCY`: Argon2 jobs at once, each
+    /// holding 19 MiB for the life of the process (default: available
+    /// cores, 1..256).
     pub password_hash_concurrency: usize,
+    /// `ISSUER_PASSWORD_QUEUE`: logins that may wait for an Argon2 worker
+    /// before more are answered 503 (default 64, 0..100000).
+    pub password_queue: usize,
+    /// `ISSUER_PASSWORD_QUEUE_TIMEOUT`: how long a login waits for an Argon2
+    /// worker before it is answered 503 (default 5s, 10ms..60s).
+    pub password_queue_timeout: Duration,
     /// `ISSUER_LOG_FORMAT=json`, or `LOG_FORMAT=json` when the former is
     /// unset (see `service_kit::telemetry::log_json`).
     pub log_json: bool,
@@ -184,6 +192,8 @@ impl std::fmt::Debug for Config {
             db_statement_timeout,
             db_startup_wait,
             password_hash_concurrency,
+            password_queue,
+            password_queue_timeout,
             log_json,
         } = self;
         f.debug_struct("Config")
@@ -209,6 +219,8 @@ impl std::fmt::Debug for Config {
             .field("db_statement_timeout", db_statement_timeout)
             .field("db_startup_wait", db_startup_wait)
             .field("password_hash_concurrency", password_hash_concurrency)
+            .field("password_queue", password_queue)
+            .field("password_queue_timeout", password_queue_timeout)
             .field("log_json", log_json)
             .finish()
     }
@@ -248,7 +260,11 @@ impl Default for Config {
             db_acquire_timeout: Duration::from_secs(5),
             db_statement_timeout: Duration::from_secs(10),
             db_startup_wait: Duration::from_secs(30),
-            password_hash_concurrency: cores * 2,
+            // Argon2 with p=1 keeps one core busy per job: more jobs than
+            // cores would add memory, not throughput.
+            password_hash_concurrency: cores,
+            password_queue: 64,
+            password_queue_timeout: Duration::from_secs(5),
             log_json: false,
         }
     }
@@ -261,6 +277,15 @@ impl Config {
             max_connections: self.db_max_connections,
             acquire_timeout: self.db_acquire_timeout,
             statement_timeout: self.db_statement_timeout,
+        }
+    }
+
+    /// The password-check pool's size and queue.
+    pub fn password_limits(&self) -> crate::password::Limits {
+        crate::password::Limits {
+            concurrency: self.password_hash_concurrency,
+            queue: self.password_queue,
+            queue_timeout: self.password_queue_timeout,
         }
     }
 

@@ -5,7 +5,7 @@
 use crate::audit::Audit;
 use crate::domain::issuance::Issued;
 use crate::domain::{GrantError, Services};
-use crate::password::MAX_PASSWORD_LEN;
+use crate::password::{MAX_PASSWORD_LEN, PasswordError};
 use crate::store::{Client, StoreError};
 
 /// Longest accepted username.
@@ -128,7 +128,13 @@ pub async fn password(
             user.as_ref().map(|u| u.password_hash.clone()),
         )
         .await
-        .map_err(|e| GrantError::internal("password verification failed", &e))?;
+        .map_err(|e| match e {
+            PasswordError::Busy => {
+                services.metrics.login_failed("busy");
+                GrantError::PasswordsBusy
+            }
+            e => GrantError::internal("password verification failed", &e),
+        })?;
     let user = match user {
         Some(user) if verified && !user.disabled => user,
         _ => {

@@ -54,6 +54,10 @@ pub enum GrantError {
     /// The login throttle's counters cannot be read or written: fail closed.
     #[error("login throttle unavailable")]
     ThrottleUnavailable,
+    /// Every password-check worker is taken and the queue is full, or the
+    /// wait for one timed out.
+    #[error("password checks saturated")]
+    PasswordsBusy,
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Randomness, signing or sealing failed.

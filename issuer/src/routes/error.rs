@@ -151,6 +151,9 @@ impl From<GrantError> for TokenError {
             GrantError::Throttled(wait) => TokenError::Throttled(wait),
             // Logged where the throttle failed.
             GrantError::ThrottleUnavailable => TokenError::Unavailable,
+            // Not logged: a flood would write a line per refused login;
+            // `issuer_login_failures_total{reason="busy"}` counts them.
+            GrantError::PasswordsBusy => TokenError::Unavailable,
             GrantError::Store(e) => TokenError::from_store(&e),
             GrantError::Internal { what, cause } => TokenError::internal(what, &cause),
         }
@@ -210,9 +213,12 @@ mod tests {
         let res = err.error_response();
         assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "2");
         assert!(body_of(res).await.contains("temporarily_unavailable"));
-        let res = TokenError::from(GrantError::ThrottleUnavailable).error_response();
-        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        for busy in [GrantError::ThrottleUnavailable, GrantError::PasswordsBusy] {
+            let res = TokenError::from(busy).error_response();
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "5");
+            assert!(body_of(res).await.contains("temporarily_unavailable"));
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod discovery;
 mod helpers;
 mod jwks;
 mod lifecycle;
+mod memory;
 mod outage;
 mod procs;
 mod refresh;

@@ -60,6 +60,11 @@ impl Instance {
         self.child.wait().unwrap();
     }
 
+    /// The process id (for reading `/proc/PID/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The log lines that contain `needle`.
     pub fn log_lines(&self, needle: &str) -> Vec<String> {
         let log = self.log.lock().unwrap();
