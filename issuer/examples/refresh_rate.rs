@@ -5,6 +5,12 @@
 //! figure with `openssl speed -seconds 5 rsa2048` (sign/s) from the same
 //! sitting.
 //!
+//! `REFRESH_RATE_GRANT=client_credentials` drives that grant instead (no
+//! login; every request asks for a token with the client's credentials).
+//! `REFRESH_RATE_COUNT=N` ends the run after N counted answers in all (or
+//! at `seconds`, whichever comes first), so that runs of different grants
+//! do the same work.
+//!
 //! Two modes:
 //!
 //! - In-process (default): starts the issuer on port 0 with a fresh SQLite
@@ -49,9 +55,38 @@ const PASSWORD: &str = "correct horse battery";
 /// Error messages printed before going quiet (the counts are in the result).
 const ERRORS_SHOWN: u64 = 5;
 
+/// The grant the clients drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl Grant {
+    fn from_env() -> Self {
+        match env_or("REFRESH_RATE_GRANT", "refresh_token").as_str() {
+            "refresh_token" => Grant::RefreshToken,
+            "client_credentials" => Grant::ClientCredentials,
+            other => {
+                panic!("REFRESH_RATE_GRANT: refresh_token or client_credentials, not {other:?}")
+            }
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Grant::RefreshToken => "refresh_token",
+            Grant::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
 /// Who the clients are and where they send their requests.
 #[derive(Debug, Clone)]
 struct Load {
+    grant: Grant,
+    /// Counted requests left in all (`REFRESH_RATE_COUNT`), if bounded.
+    budget: Option<Arc<AtomicU64>>,
     token_urls: Vec<String>,
     client_id: String,
     client_secret: String,
@@ -251,10 +286,14 @@ async fn client(
         logins: 1,
         ..Tally::default()
     };
-    let mut token = login(&http, &load.token_urls[index % targets], &load, &shown)
-        .await
-        .map_err(|failure| tally.failed(failure))
-        .ok();
+    // client_credentials needs no login: an empty "token" stands for "ready".
+    let mut token = match load.grant {
+        Grant::ClientCredentials => Some(String::new()),
+        Grant::RefreshToken => login(&http, &load.token_urls[index % targets], &load, &shown)
+            .await
+            .map_err(|failure| tally.failed(failure))
+            .ok(),
+    };
     let mut counting = false;
     let mut deadline = Instant::now() + warmup;
     loop {
@@ -278,18 +317,32 @@ async fn client(
             counting = true;
             deadline = Instant::now() + Duration::from_secs(seconds);
         }
+        if counting
+            && let Some(budget) = &load.budget
+            && budget
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_err()
+        {
+            break;
+        }
         let url = &load.token_urls[sent % targets];
         sent += 1;
         let Some(current) = &token else { continue };
-        let form = [("grant_type", "refresh_token"), ("refresh_token", current)];
+        let form: &[(&str, &str)] = match load.grant {
+            Grant::RefreshToken => &[("grant_type", "refresh_token"), ("refresh_token", current)],
+            Grant::ClientCredentials => &[("grant_type", "client_credentials")],
+        };
         let began = Instant::now();
-        match post(&http, url, &load, &form, &shown).await {
+        match post(&http, url, &load, form, &shown).await {
             Ok(body) => {
                 let micros = u32::try_from(began.elapsed().as_micros()).unwrap_or(u32::MAX);
-                token = body["refresh_token"].as_str().map(str::to_owned);
+                if load.grant == Grant::RefreshToken {
+                    token = body["refresh_token"].as_str().map(str::to_owned);
+                }
                 tally.ok += 1;
                 tally.micros.push(micros);
             }
+            Err(failure) if load.grant == Grant::ClientCredentials => tally.failed(failure),
             Err(failure) => {
                 tally.failed(failure);
                 // The token may be spent: start a new family.
@@ -319,6 +372,12 @@ async fn main() {
     let tasks: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(8);
     let temp = tempfile::tempdir().unwrap();
 
+    let grant = Grant::from_env();
+    let budget = std::env::var("REFRESH_RATE_COUNT").ok().map(|n| {
+        Arc::new(AtomicU64::new(
+            n.parse().expect("REFRESH_RATE_COUNT: a whole number"),
+        ))
+    });
     let external = std::env::var("REFRESH_RATE_TARGETS").ok();
     let mut server = None;
     let (load, warmup) = if let Some(targets) = external {
@@ -334,6 +393,8 @@ async fn main() {
             .parse()
             .expect("REFRESH_RATE_WARMUP: seconds");
         let load = Load {
+            grant,
+            budget: budget.clone(),
             token_urls,
             client_id: env_or("REFRESH_RATE_CLIENT_ID", CLIENT_ID),
             client_secret: env_or("REFRESH_RATE_CLIENT_SECRET", SECRET),
@@ -367,6 +428,8 @@ async fn main() {
         let address = app.address.clone();
         server = Some(app);
         let load = Load {
+            grant,
+            budget: budget.clone(),
             token_urls: vec![format!("{address}/oauth2/token")],
             client_id: CLIENT_ID.into(),
             client_secret: SECRET.into(),
@@ -425,8 +488,14 @@ async fn main() {
         .collect();
 
     tally.micros.sort_unstable();
-    // Over the whole window even if every client was lost before its end.
-    let rate = tally.ok as f64 / elapsed.max(seconds as f64);
+    // Over the whole window even if every client was lost before its end
+    // (a run bounded by REFRESH_RATE_COUNT ends when the count is reached).
+    let window = if budget.is_some() {
+        elapsed
+    } else {
+        elapsed.max(seconds as f64)
+    };
+    let rate = tally.ok as f64 / window;
     let (p50, p99) = (
         percentile(&tally.micros, 0.50),
         percentile(&tally.micros, 0.99),
@@ -439,11 +508,12 @@ async fn main() {
         "load generator"
     };
     println!(
-        "{} refreshes in {elapsed:.2}s with {tasks} clients over {targets} target(s): \
-         {rate:.0} refreshes/s, {errors} errors ({} 4xx, {} 5xx, {} transport; {} clients lost), \
-         p50 {p50:.2} ms, p99 {p99:.2} ms; {own:.2}s CPU ({what}): {:.0} refreshes per CPU-second; \
+        "{} {} grants in {elapsed:.2}s with {tasks} clients over {targets} target(s): \
+         {rate:.0}/s, {errors} errors ({} 4xx, {} 5xx, {} transport; {} clients lost), \
+         p50 {p50:.2} ms, p99 {p99:.2} ms; {own:.2}s CPU ({what}): {:.0} per CPU-second; \
          machine: {machine:.2} cores busy",
         tally.ok,
+        grant.as_str(),
         tally.client_errors,
         tally.server_errors,
         tally.transport_errors,
@@ -452,14 +522,15 @@ async fn main() {
     );
     for (name, used) in &trees {
         println!(
-            "  {name}: {used:.2}s CPU, {:.3} ms per refresh",
+            "  {name}: {used:.2}s CPU, {:.3} ms per grant",
             used * 1000.0 / tally.ok as f64
         );
     }
     let mut result = format!(
-        "RESULT clients={tasks} targets={targets} seconds={elapsed:.2} ok={} rate={rate:.1} \
+        "RESULT grant={} clients={tasks} targets={targets} seconds={elapsed:.2} ok={} rate={rate:.1} \
          errors={errors} errors_4xx={} errors_5xx={} errors_transport={} logins={} lost={} \
          p50_ms={p50:.2} p99_ms={p99:.2} machine_cores_busy={machine:.2} cpu_self={own:.2}",
+        grant.as_str(),
         tally.ok,
         tally.client_errors,
         tally.server_errors,

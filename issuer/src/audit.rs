@@ -2,7 +2,10 @@
 //! refresh rotation, key administration, the CLI) is built by an
 //! [`Origin`], logged as one structured `audit` line and written to the
 //! `audit_events` table through [`Audit`] (or inside the caller's own
-//! transaction, then logged with [`Origin::log`]).
+//! transaction, then logged with [`Origin::log`]). [`Audit::record`]
+//! returns once the row is committed; concurrent requests' events share
+//! one commit (`store::group_commit`), so an audited answer costs no
+//! transaction of its own.
 //!
 //! Never pass a token, password or secret as a field.
 

@@ -15,10 +15,12 @@ pub struct AuditEvent<'a> {
     pub detail: Option<&'a str>,
 }
 
-/// An [`AuditEvent`] that owns its text, to be written later (by the
-/// SQLite group-commit writer or the PostgreSQL one-statement rotation).
+/// An [`AuditEvent`] that owns its text and its time, to be written later
+/// (by the group-commit writer or the PostgreSQL one-statement rotation).
 #[derive(Debug)]
 pub(super) struct OwnedAuditEvent {
+    /// When it happened, Unix seconds.
+    pub(super) at: i64,
     pub(super) kind: String,
     pub(super) subject: Option<String>,
     pub(super) client: Option<String>,
@@ -31,6 +33,7 @@ impl From<&AuditEvent<'_>> for OwnedAuditEvent {
     fn from(e: &AuditEvent<'_>) -> Self {
         let own = |v: Option<&str>| v.map(str::to_owned);
         OwnedAuditEvent {
+            at: shared::now_unix(),
             kind: e.kind.to_owned(),
             subject: own(e.subject),
             client: own(e.client),
@@ -42,9 +45,11 @@ impl From<&AuditEvent<'_>> for OwnedAuditEvent {
 }
 
 impl Store {
+    /// Writes `event`, committed in a group with the events (and on SQLite
+    /// the refresh rotations) of concurrent requests; returns once the
+    /// commit that holds it is done (see [`WriteQueue`](super::group_commit::WriteQueue)).
     pub async fn audit(&self, event: &AuditEvent<'_>) -> Result<(), StoreError> {
-        audit_query(event).execute(&self.pool).await?;
-        Ok(())
+        self.writes.audit(OwnedAuditEvent::from(event)).await
     }
 
     /// Audit events of one kind, newest first (for tests and tooling).
@@ -62,6 +67,7 @@ impl Store {
     }
 }
 
+/// The INSERT of one event, for a caller's own transaction (key changes).
 pub(super) fn audit_query<'q>(
     event: &AuditEvent<'q>,
 ) -> sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments> {

@@ -1,12 +1,15 @@
-//! SQLite group commit: one writer task that commits the queued refresh
-//! rotations in batches.
+//! Group commit: one writer task that commits queued writes in batches,
+//! each batch one transaction and (on SQLite) one fsync. It carries every
+//! audit event written through [`Store::audit`](super::Store::audit), on
+//! both databases, and on SQLite the refresh rotations, so that SQLite's one
+//! writer is never contended by a second.
 
 use sqlx::AnyPool;
 
 use super::StoreError;
 use super::audit::OwnedAuditEvent;
 
-/// One refresh rotation, owned so that it can wait in the [`RotationQueue`].
+/// One refresh rotation, owned so that it can wait in the [`WriteQueue`].
 #[derive(Debug)]
 pub(super) struct Rotation {
     pub(super) family: String,
@@ -45,9 +48,9 @@ pub(super) async fn claim_parent(
     Ok(claimed == 1)
 }
 
-/// The rest of the rotations whose parents were claimed: the successors
-/// and the audit events, one multi-row INSERT each, and the expired sealed
-/// successors of their families dropped.
+/// The rest of the rotations whose parents were claimed: the successors,
+/// one multi-row INSERT, and the expired sealed successors of their
+/// families dropped. (Their audit events go with the batch's others.)
 async fn write_successors(
     conn: &mut sqlx::AnyConnection,
     claimed: &[&Rotation],
@@ -85,16 +88,26 @@ async fn write_successors(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Audit events, one multi-row INSERT (atomic on its own, or part of the
+/// caller's transaction).
+async fn write_events(
+    conn: &mut sqlx::AnyConnection,
+    events: &[&OwnedAuditEvent],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
     let sql = format!(
         "INSERT INTO audit_events (at, kind, subject, client, ip, request_id, detail) VALUES {}",
-        placeholders(claimed.len(), 7)
+        placeholders(events.len(), 7)
     );
-    let at = shared::now_unix();
-    let mut audit = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for r in claimed {
-        let e = &r.audit;
-        audit = audit
-            .bind(at)
+    let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for e in events {
+        insert = insert
+            .bind(e.at)
             .bind(&e.kind)
             .bind(&e.subject)
             .bind(&e.client)
@@ -102,28 +115,80 @@ async fn write_successors(
             .bind(&e.request_id)
             .bind(&e.detail);
     }
-    audit.execute(&mut *conn).await?;
+    insert.execute(&mut *conn).await?;
     Ok(())
 }
 
 /// `($1, $2), ($3, $4)` for `rows` = 2, `columns` = 2.
 fn placeholders(rows: usize, columns: usize) -> String {
-    let row = |r: usize| {
-        let params: Vec<String> = (1..=columns)
-            .map(|c| format!("${}", r * columns + c))
-            .collect();
-        format!("({})", params.join(", "))
-    };
-    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 1..=columns {
+            if c > 1 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * columns + c).to_string());
+        }
+        out.push(')');
+    }
+    out
 }
 
-/// One rotation in its own transaction (the SQLite queue's fallback when a
-/// batch fails).
+/// One queued write and where its answer goes.
+#[derive(Debug)]
+enum Job {
+    /// A refresh rotation (SQLite only); answers whether it won.
+    Rotate(Rotation, Reply<bool>),
+    /// An audit event on its own.
+    Audit(OwnedAuditEvent, Reply<()>),
+}
+
+type Reply<T> = tokio::sync::oneshot::Sender<Result<T, StoreError>>;
+
+impl Job {
+    fn event(&self) -> &OwnedAuditEvent {
+        match self {
+            Job::Rotate(rotation, _) => &rotation.audit,
+            Job::Audit(event, _) => event,
+        }
+    }
+
+    /// Writes this job alone (a batch's fallback when it failed).
+    async fn commit_alone(self, pool: &AnyPool) {
+        match self {
+            Job::Rotate(rotation, reply) => {
+                let _ = reply.send(rotate_alone(pool, &rotation).await);
+            }
+            Job::Audit(event, reply) => {
+                let written = async {
+                    let mut conn = pool.acquire().await?;
+                    write_events(&mut conn, &[&event]).await
+                };
+                let _ = reply.send(written.await);
+            }
+        }
+    }
+
+    /// Answers with an error like `cause` (which cannot be cloned): the same
+    /// text, and still [`StoreError::is_unavailable`].
+    fn fail(self, cause: &StoreError) {
+        let error = || StoreError::Db(sqlx::Error::Io(std::io::Error::other(cause.to_string())));
+        match self {
+            Job::Rotate(_, reply) => drop(reply.send(Err(error()))),
+            Job::Audit(_, reply) => drop(reply.send(Err(error()))),
+        }
+    }
+}
+
+/// One rotation in its own transaction (the fallback when a batch fails).
 async fn rotate_alone(pool: &AnyPool, rotation: &Rotation) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
     let won = claim_parent(&mut tx, rotation).await?;
     if won {
         write_successors(&mut tx, &[rotation]).await?;
+        write_events(&mut tx, &[&rotation.audit]).await?;
         tx.commit().await?;
     } else {
         tx.rollback().await?;
@@ -131,84 +196,135 @@ async fn rotate_alone(pool: &AnyPool, rotation: &Rotation) -> Result<bool, Store
     Ok(won)
 }
 
-/// Group commit for SQLite, which has one writer at a time: rotations from
-/// concurrent requests queue to one task, which commits whatever has queued
-/// up (at most [`RotationQueue::MAX_BATCH`]) in one transaction. A batch
-/// costs one `BEGIN`, one `COMMIT` and one fsync instead of one each per
-/// refresh, and nobody waits in SQLite's busy handler (which polls with
+/// Group commit: writes from concurrent requests queue to one task, which
+/// commits whatever has queued up (at most [`WriteQueue::MAX_BATCH`]) in one
+/// transaction. A batch costs one `BEGIN`, one `COMMIT` and one fsync
+/// instead of one each per write, the audit events of a batch are one
+/// INSERT, and on SQLite nobody waits in the busy handler (which polls with
 /// sleeps of up to 100 ms). Each rotation's conditional update still
-/// decides it alone, in queue order, so exactly one of several rotations
-/// of one token wins, as before. Every caller is answered only after the
-/// commit that holds its rotation.
+/// decides it alone, in queue order, so exactly one of several rotations of
+/// one token wins, as before. Every caller is answered only after the
+/// commit that holds its write: batching, not fire-and-forget.
 #[derive(Debug, Clone)]
-pub(super) struct RotationQueue {
-    jobs: tokio::sync::mpsc::Sender<(Rotation, RotationReply)>,
+pub(super) struct WriteQueue {
+    jobs: tokio::sync::mpsc::Sender<Job>,
 }
 
-type RotationReply = tokio::sync::oneshot::Sender<Result<bool, StoreError>>;
-
-impl RotationQueue {
+impl WriteQueue {
     const MAX_BATCH: usize = 64;
 
     /// Spawns the writer task; it ends when the last [`Store`](super::Store) clone is gone.
     pub(super) fn start(pool: AnyPool) -> Self {
         let (jobs, queued) = tokio::sync::mpsc::channel(4 * Self::MAX_BATCH);
         tokio::spawn(Self::write(pool, queued));
-        RotationQueue { jobs }
+        WriteQueue { jobs }
     }
 
+    /// Rotates a refresh token (SQLite's writer); `false`: another use won,
+    /// or the token was no longer live.
     pub(super) async fn rotate(&self, rotation: Rotation) -> Result<bool, StoreError> {
+        self.submit(|reply| Job::Rotate(rotation, reply)).await
+    }
+
+    /// Writes an audit event; returns once it is committed.
+    pub(super) async fn audit(&self, event: OwnedAuditEvent) -> Result<(), StoreError> {
+        self.submit(|reply| Job::Audit(event, reply)).await
+    }
+
+    async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         // The writer only stops when every sender is gone, or the runtime
         // shuts down: then the database is as unavailable as a closed pool.
         let closed = || StoreError::Db(sqlx::Error::PoolClosed);
-        self.jobs
-            .send((rotation, reply))
-            .await
-            .map_err(|_| closed())?;
+        self.jobs.send(job(reply)).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
 
-    async fn write(
-        pool: AnyPool,
-        mut queued: tokio::sync::mpsc::Receiver<(Rotation, RotationReply)>,
-    ) {
+    async fn write(pool: AnyPool, mut queued: tokio::sync::mpsc::Receiver<Job>) {
         let mut batch = Vec::with_capacity(Self::MAX_BATCH);
         while queued.recv_many(&mut batch, Self::MAX_BATCH).await > 0 {
             match Self::commit(&pool, &batch).await {
-                Ok(results) => {
-                    for ((_, reply), won) in batch.drain(..).zip(results) {
+                Ok(won) => {
+                    let mut won = won.into_iter();
+                    for job in batch.drain(..) {
                         // The caller may have gone (client disconnected).
-                        let _ = reply.send(Ok(won));
+                        match job {
+                            Job::Rotate(_, reply) => {
+                                let _ = reply.send(Ok(won.next().unwrap_or(false)));
+                            }
+                            Job::Audit(_, reply) => {
+                                let _ = reply.send(Ok(()));
+                            }
+                        }
                     }
                 }
-                // Nothing of the batch was committed: retry each rotation
-                // alone, so one failing rotation does not fail the others.
+                // The database is away (no answer from it, not even a busy
+                // one): every write of the batch would wait for it again,
+                // one after the other. Answer them all.
+                Err(e) if e.is_unavailable() && e.code().is_none() => {
+                    tracing::warn!(error = %e, writes = batch.len(), "group commit failed");
+                    for job in batch.drain(..) {
+                        job.fail(&e);
+                    }
+                }
+                // Nothing of the batch was committed: retry each write
+                // alone, so one failing write does not fail the others.
                 Err(_) => {
-                    for (rotation, reply) in batch.drain(..) {
-                        let _ = reply.send(rotate_alone(&pool, &rotation).await);
+                    for job in batch.drain(..) {
+                        job.commit_alone(&pool).await;
                     }
                 }
             }
         }
     }
 
-    async fn commit(
-        pool: &AnyPool,
-        batch: &[(Rotation, RotationReply)],
-    ) -> Result<Vec<bool>, StoreError> {
-        let mut tx = pool.begin().await?;
-        let mut results = Vec::with_capacity(batch.len());
-        for (rotation, _) in batch {
-            results.push(claim_parent(&mut tx, rotation).await?);
-        }
-        let claimed: Vec<&Rotation> = batch
+    /// Commits one batch; returns whether each rotation won, in order.
+    async fn commit(pool: &AnyPool, batch: &[Job]) -> Result<Vec<bool>, StoreError> {
+        let rotations: Vec<&Rotation> = batch
             .iter()
-            .zip(&results)
-            .filter_map(|((rotation, _), &won)| won.then_some(rotation))
+            .filter_map(|job| match job {
+                Job::Rotate(rotation, _) => Some(rotation),
+                Job::Audit(..) => None,
+            })
+            .collect();
+        if rotations.is_empty() {
+            // Only audit events: one INSERT is atomic without a transaction.
+            let events: Vec<&OwnedAuditEvent> = batch.iter().map(Job::event).collect();
+            let mut conn = pool.acquire().await?;
+            write_events(&mut conn, &events).await?;
+            return Ok(Vec::new());
+        }
+        let mut tx = pool.begin().await?;
+        let mut won = Vec::with_capacity(rotations.len());
+        for rotation in &rotations {
+            won.push(claim_parent(&mut tx, rotation).await?);
+        }
+        let claimed: Vec<&Rotation> = rotations
+            .iter()
+            .zip(&won)
+            .filter_map(|(rotation, &won)| won.then_some(*rotation))
             .collect();
         write_successors(&mut tx, &claimed).await?;
+        // The audit events of the rotations that won and of everyone else.
+        let events: Vec<&OwnedAuditEvent> = batch
+            .iter()
+            .filter(|job| matches!(job, Job::Audit(..)))
+            .map(Job::event)
+            .chain(claimed.iter().map(|rotation| &rotation.audit))
+            .collect();
+        write_events(&mut tx, &events).await?;
         tx.commit().await?;
-        Ok(results)
+        Ok(won)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_rows_then_columns() {
+        assert_eq!(placeholders(1, 1), "($1)");
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
     }
 }

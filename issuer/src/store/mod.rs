@@ -20,8 +20,9 @@
 //! has a submodule with its row types and its `impl Store` block: `users`,
 //! `clients` (with the client cache), `keys` (`signing_keys` and
 //! [`KeyState`]), `refresh` (families and tokens), `login_failures`,
-//! `audit`; `group_commit` is SQLite's batching writer of refresh
-//! rotations, `error` the error types, `codec` how lists are stored.
+//! `audit`; `group_commit` is the batching writer of audit events (and on
+//! SQLite of refresh rotations), `error` the error types, `codec` how lists
+//! are stored.
 
 mod audit;
 mod clients;
@@ -50,7 +51,7 @@ pub use redact::redact_url;
 pub use refresh::{NewRefresh, RefreshFamily, RefreshToken};
 pub use users::User;
 
-use group_commit::RotationQueue;
+use group_commit::WriteQueue;
 
 /// Connection-pool settings for [`Store::connect_with`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,9 +83,9 @@ impl Default for PoolSettings {
 pub struct Store {
     pool: AnyPool,
     sqlite: bool,
-    /// SQLite only: refresh rotations go to one writer task that commits
-    /// them in batches ([`RotationQueue`]).
-    rotations: Option<RotationQueue>,
+    /// The writer task that commits audit events (and on SQLite refresh
+    /// rotations) in batches ([`WriteQueue`]).
+    writes: WriteQueue,
     /// Recently read clients (see [`CLIENT_CACHE_TTL`]).
     clients: moka::future::Cache<String, Client>,
 }
@@ -186,7 +187,7 @@ impl Store {
         }
         migrations::migrator(sqlite).run(&pool).await?;
         Ok(Store {
-            rotations: sqlite.then(|| RotationQueue::start(pool.clone())),
+            writes: WriteQueue::start(pool.clone()),
             pool,
             sqlite,
             clients: clients::client_cache(),

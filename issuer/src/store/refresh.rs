@@ -201,9 +201,10 @@ impl Store {
             seal_before_ms,
             audit: OwnedAuditEvent::from(audit),
         };
-        match &self.rotations {
-            Some(queue) => queue.rotate(rotation).await,
-            None => rotate_in_one_statement(&self.pool, &rotation).await,
+        if self.sqlite {
+            self.writes.rotate(rotation).await
+        } else {
+            rotate_in_one_statement(&self.pool, &rotation).await
         }
     }
 
@@ -395,7 +396,7 @@ async fn rotate_in_one_statement(pool: &AnyPool, r: &Rotation) -> Result<bool, S
         .bind(r.child_expires_ms)
         .bind(&r.signing_kid)
         .bind(r.seal_before_ms.unwrap_or(0))
-        .bind(shared::now_unix())
+        .bind(r.audit.at)
         .bind(&r.audit.kind)
         .bind(&r.audit.subject)
         .bind(&r.audit.client)

@@ -139,3 +139,49 @@ async fn metrics_count_tokens_by_grant_and_signing_time() {
         "{text}"
     );
 }
+
+/// Audit events are committed in groups, never after the answer: of 40
+/// concurrent client_credentials grants, each token's `jti` is in the audit
+/// table (with the signing key) as soon as its own answer has arrived.
+#[tokio::test]
+async fn concurrent_grants_are_each_audited_before_their_answer() {
+    let app = spawn_app().await.with_fixtures().await;
+    let app = std::sync::Arc::new(app);
+    let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    let grants = (0..40).map(|_| {
+        let (app, pool) = (app.clone(), pool.clone());
+        tokio::spawn(async move {
+            let res = app
+                .post_token(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "web"),
+                    ("client_secret", "web-secret-0123456789"),
+                ])
+                .await;
+            assert_eq!(res.status().as_u16(), 200);
+            let body: serde_json::Value = res.json().await.unwrap();
+            let claims = app
+                .verify(body["access_token"].as_str().unwrap(), "orders")
+                .await;
+            // Read right after this answer, while others are in flight.
+            let details: Vec<String> = sqlx::query_scalar(
+                "SELECT detail FROM audit_events WHERE kind = 'token_issued'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let wanted = format!("grant=client_credentials jti={} kid=", claims.jti);
+            assert!(
+                details.iter().any(|d| d.starts_with(&wanted)),
+                "token {} answered before its audit event was committed",
+                claims.jti
+            );
+        })
+    });
+    for grant in grants.collect::<Vec<_>>() {
+        grant.await.unwrap();
+    }
+    let events = app.store.audit_kinds(1000).await.unwrap();
+    let issued = events.iter().filter(|(k, _)| k == "token_issued").count();
+    assert_eq!(issued, 40);
+}
