@@ -1,4 +1,4 @@
-//! The `issuer` binary: `serve`, `users add`, `clients add`, `keys list`.
+//! The `issuer` binary: `serve` and the admin commands (see `issuer::cli`).
 
 fn main() -> std::process::ExitCode {
     issuer::cli::main()

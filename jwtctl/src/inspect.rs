@@ -10,8 +10,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use jwks_client::{HttpSettings, IssuerConfig, Verifier, VerifyError};
 use serde_json::{Map, Value, json};
 
-use crate::time::{relative, span, utc};
 use crate::usage;
+use service_kit::time::{relative, rfc3339, span};
 
 /// Input larger than this is refused before any parsing.
 const MAX_INPUT: usize = 64 * 1024;
@@ -417,7 +417,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let doc = json!({
             "header": decoded.header,
             "claims": decoded.claims,
-            "times": times.iter().map(|(n, at, rel)| (n.to_string(), json!({"unix": at, "utc": utc(*at), "relative": rel}))).collect::<Map<_, _>>(),
+            "times": times.iter().map(|(n, at, rel)| (n.to_string(), json!({"unix": at, "utc": rfc3339(*at), "relative": rel}))).collect::<Map<_, _>>(),
             "warnings": decoded.warnings.iter().map(|w| json!({"code": w.code, "message": w.message})).collect::<Vec<_>>(),
             "verification": match &verification {
                 None => json!({"checked": false}),
@@ -438,7 +438,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         if !times.is_empty() {
             println!("Times");
             for (name, at, rel) in &times {
-                println!("  {name}  {}  ({rel})", utc(*at));
+                println!("  {name}  {}  ({rel})", rfc3339(*at));
             }
         }
         if decoded.warnings.is_empty() {

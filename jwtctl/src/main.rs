@@ -12,7 +12,6 @@ mod drill;
 mod http;
 mod inspect;
 mod login;
-mod time;
 mod token;
 
 use std::process::ExitCode;

@@ -11,6 +11,7 @@ use service_kit::config::EnvReader;
 #[derive(Debug, Parser)]
 #[command(
     name = "resource-api",
+    version,
     about = "Example protected service (configured by RESOURCE_* variables)"
 )]
 struct Cli {

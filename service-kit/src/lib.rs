@@ -16,6 +16,7 @@
 //!   ([`config::ConfigError`]).
 //! - [`telemetry`]: tracing set-up and the log-format setting.
 //! - [`healthcheck`]: the `healthcheck` subcommand's probe of `/readyz`.
+//! - [`time`]: times for people (RFC 3339 UTC and `in 4 min` / `3 h ago`).
 //! - `request_id` (feature `actix`): request-id middleware and root span.
 //! - `http_metrics` (feature `actix`): Prometheus counters for every response.
 
@@ -26,3 +27,4 @@ pub mod http_metrics;
 #[cfg(feature = "actix")]
 pub mod request_id;
 pub mod telemetry;
+pub mod time;

@@ -1,4 +1,4 @@
-//! `issuer clients add`.
+//! `issuer clients add|list`.
 
 use std::io::Write as _;
 
@@ -6,6 +6,9 @@ use anyhow::bail;
 use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use clap::Args;
 
+use service_kit::time::rfc3339_relative;
+
+use super::table::{self, Table};
 use super::{open_store, read_stdin_line};
 use crate::config::Config;
 use crate::domain::clients::{check_client, check_secret, hash_client_secret};
@@ -63,5 +66,36 @@ pub async fn add(args: ClientAdd, config: &Config) -> anyhow::Result<()> {
         writeln!(out, "{secret}")?;
         out.flush()?;
     }
+    Ok(())
+}
+
+/// `clients list`: every client, by id (no secrets or hashes).
+pub async fn list(config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let clients = store.list_clients().await;
+    store.close().await;
+    let now = shared::now_unix();
+    let mut out = Table::new(&["ID", "TYPE", "STATE", "SCOPES", "AUDIENCES", "CREATED"]);
+    for client in clients? {
+        out.row(vec![
+            client.id,
+            if client.public {
+                "public"
+            } else {
+                "confidential"
+            }
+            .to_owned(),
+            if client.disabled {
+                "disabled"
+            } else {
+                "enabled"
+            }
+            .to_owned(),
+            table::list(&client.scopes),
+            table::list(&client.audiences),
+            rfc3339_relative(client.created_at, now),
+        ]);
+    }
+    out.write(&mut std::io::stdout().lock())?;
     Ok(())
 }

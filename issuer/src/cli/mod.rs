@@ -1,5 +1,6 @@
 //! The `issuer` command line: the arguments and the dispatch of `serve`,
-//! `users add|disable|delete` ([`users`]), `clients add` ([`clients`]),
+//! `users add|list|disable|delete` ([`users`]), `clients add|list`
+//! ([`clients`]),
 //! `keys list|rotate|revoke` ([`keys`]), `sessions list|revoke`
 //! ([`sessions`]). Every command works on the store `ISSUER_DATABASE_URL`
 //! names and calls the domain ([`crate::domain`]) or the key manager
@@ -8,6 +9,7 @@
 pub mod clients;
 pub mod keys;
 pub mod sessions;
+mod table;
 pub mod users;
 
 use std::io::{BufRead as _, Read as _};
@@ -27,6 +29,7 @@ pub use users::UserAdd;
 #[derive(Debug, Parser)]
 #[command(
     name = "issuer",
+    version,
     about = "OAuth 2.0 token issuer (RS256 access tokens)"
 )]
 pub struct Cli {
@@ -58,6 +61,8 @@ pub enum Command {
 pub enum UsersCommand {
     /// Add a user; the password is read from standard input.
     Add(UserAdd),
+    /// List users (no password hashes).
+    List,
     /// Disable a user and revoke their sessions.
     Disable { name: String },
     /// Delete a user and revoke their sessions.
@@ -85,11 +90,14 @@ pub enum ClientsCommand {
     /// Register a client. Without --secret-stdin or --public a 256-bit
     /// secret is generated and printed once on standard output.
     Add(ClientAdd),
+    /// List clients (no secrets or secret hashes).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// List signing keys and their states.
+    /// List signing keys, their states and times, and the key timings in
+    /// force.
     List,
     /// Planned rotation: activate the pending key at the earliest safe time
     /// and create a new pending key.
@@ -142,7 +150,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Users(UsersCommand::Add(args)) => users::add(args, &config).await,
+        Command::Users(UsersCommand::List) => users::list(&config).await,
         Command::Clients(ClientsCommand::Add(args)) => clients::add(args, &config).await,
+        Command::Clients(ClientsCommand::List) => clients::list(&config).await,
         Command::Keys(KeysCommand::List) => keys::list(&config).await,
         Command::Keys(KeysCommand::Rotate) => keys::rotate(&config).await,
         Command::Keys(KeysCommand::Revoke { kid }) => keys::revoke(&kid, &config).await,

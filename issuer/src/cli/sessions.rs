@@ -1,10 +1,10 @@
 //! `issuer sessions list|revoke`: refresh-token families.
 
-use std::io::Write as _;
-
 use anyhow::bail;
+use service_kit::time::rfc3339_relative;
 
 use super::open_store;
+use super::table::Table;
 use crate::audit::Audit;
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -15,24 +15,20 @@ pub async fn list(user: Option<&str>, config: &Config) -> anyhow::Result<()> {
     let families = store.list_families(user).await;
     store.close().await;
     let now = now_ms();
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{:<22}  {:<16}  {:<16}  {:>10}  {:>10}  STATE",
-        "FAMILY", "USER", "CLIENT", "CREATED", "LAST_USED"
-    )?;
+    let when = |ms: i64| rfc3339_relative(ms.div_euclid(1000), now.div_euclid(1000));
+    let mut table = Table::new(&["FAMILY", "USER", "CLIENT", "CREATED", "LAST_USED", "STATE"]);
     for f in families? {
-        writeln!(
-            out,
-            "{:<22}  {:<16}  {:<16}  {:>10}  {:>10}  {}",
+        let state = f.state(now).to_owned();
+        table.row(vec![
             f.id,
             f.subject,
             f.client_id,
-            f.created_ms / 1000,
-            f.last_used_ms / 1000,
-            f.state(now)
-        )?;
+            when(f.created_ms),
+            when(f.last_used_ms),
+            state,
+        ]);
     }
+    table.write(&mut std::io::stdout().lock())?;
     Ok(())
 }
 

@@ -1,8 +1,11 @@
-//! `issuer users add|disable|delete`.
+//! `issuer users add|list|disable|delete`.
 
 use anyhow::bail;
 use clap::Args;
 
+use service_kit::time::rfc3339_relative;
+
+use super::table::{self, Table};
 use super::{open_store, read_stdin_line};
 use crate::audit::Audit;
 use crate::config::Config;
@@ -71,5 +74,29 @@ pub async fn remove(name: &str, removal: Removal, config: &Config) -> anyhow::Re
         Removal::Delete => "deleted",
     };
     eprintln!("user {name:?} {done}; {revoked} session(s) revoked");
+    Ok(())
+}
+
+/// `users list`: every user, by name (no password hashes).
+pub async fn list(config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let users = store.list_users().await;
+    store.close().await;
+    let now = shared::now_unix();
+    let limited = |list: Option<Vec<String>>| {
+        list.map_or_else(|| "(client's)".to_owned(), |l| table::list(&l))
+    };
+    let mut out = Table::new(&["NAME", "STATE", "ROLES", "SCOPES", "AUDIENCES", "CREATED"]);
+    for user in users? {
+        out.row(vec![
+            user.name,
+            if user.disabled { "disabled" } else { "enabled" }.to_owned(),
+            table::list(&user.roles),
+            limited(user.scopes),
+            limited(user.audiences),
+            rfc3339_relative(user.created_at, now),
+        ]);
+    }
+    out.write(&mut std::io::stdout().lock())?;
     Ok(())
 }

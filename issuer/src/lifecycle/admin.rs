@@ -113,7 +113,7 @@ impl KeyManager {
         observed: Option<(&str, i64)>,
         actor: Actor<'_>,
     ) -> Result<RotateResponse, AdminOpError> {
-        let settings = &self.settings;
+        let settings = &self.settings_at(now).await?;
         let rows = self.store.list_keys().await?;
         let pending: Vec<&StoredKey> = rows
             .iter()
@@ -207,7 +207,7 @@ impl KeyManager {
         kid: &str,
         actor: Actor<'_>,
     ) -> Result<RevokeResponse, AdminOpError> {
-        let settings = &self.settings;
+        let settings = &self.settings_at(now).await?;
         let rows = self.store.list_keys().await?;
         let Some(target) = rows.iter().find(|k| k.kid == kid) else {
             return Err(AdminOpError::NotFound(kid.to_owned()));

@@ -14,6 +14,9 @@
 //! the private key destroyed, and a new pending successor; otherwise it
 //! follows changes other instances made ([`KeyManager::sync`]).
 //!
+//! Every change is scheduled with the timings all instances on the store
+//! agree on, not only this process's configuration ([`timings`]).
+//!
 //! [`KeyManager::rotate`] (a planned rotation) and [`KeyManager::revoke`]
 //! (an emergency one, see [`admin`]) are shared by `POST /admin/keys/...`
 //! and `issuer keys rotate|revoke`; each is one locked transaction that
@@ -23,6 +26,7 @@
 pub mod admin;
 pub mod kek;
 mod rows;
+pub mod timings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -54,8 +58,9 @@ pub enum LifecycleError {
 /// out on the same tick.
 pub const KEY_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The key timings and size, taken from [`Config`].
-#[derive(Debug, Clone, Copy)]
+/// The key timings and size, taken from [`Config`] (and merged with the
+/// stored ones before a change, see [`timings`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeySettings {
     pub key_bits: KeyBits,
     /// When a new pending key activates after its predecessor.
@@ -65,6 +70,10 @@ pub struct KeySettings {
     /// How long a retiring key stays published after its successor activates.
     pub retire_delay: Duration,
     pub jwks_max_age: Duration,
+    /// Access-token lifetime (part of the retirement delay).
+    pub access_token_ttl: Duration,
+    /// Clock leeway and safety margin (part of both).
+    pub margin: Duration,
 }
 
 impl KeySettings {
@@ -75,6 +84,8 @@ impl KeySettings {
             prepublish: config.prepublish(),
             retire_delay: config.retire_delay(),
             jwks_max_age: config.jwks_max_age,
+            access_token_ttl: config.access_token_ttl,
+            margin: config.key_margin,
         }
     }
 
@@ -105,7 +116,9 @@ impl KeyManager {
         settings: KeySettings,
         now: i64,
     ) -> Result<Self, LifecycleError> {
-        let set = key_set(&store, &kek, &settings, now).await?;
+        store.record_key_timings(&settings.timings(), now).await?;
+        let effective = timings::effective(&store, &settings, now).await?;
+        let set = key_set(&store, &kek, &effective, now).await?;
         let manager = KeyManager {
             store,
             kek,
@@ -118,7 +131,8 @@ impl KeyManager {
     }
 
     /// A manager over the keys already in the store, creating none (the
-    /// command line: a service creates them on its first start).
+    /// command line: a service creates them on its first start). It does
+    /// not record `settings` as an instance's.
     pub async fn open(
         store: Store,
         kek: Kek,
@@ -165,8 +179,9 @@ impl KeyManager {
             .iter()
             .filter(|e| e.state == KeyState::Pending && e.activate_at <= now)
             .max_by_key(|e| e.activate_at);
+        let settings = self.settings_at(now).await?;
         if let Some(pending) = due {
-            let retire_at = now + self.settings.retire_delay_secs();
+            let retire_at = now + settings.retire_delay_secs();
             if self
                 .store
                 .activate_key(pending.key.kid(), retire_at)
@@ -179,7 +194,7 @@ impl KeyManager {
         if retired > 0 {
             tracing::info!(count = retired, "signing keys retired");
         }
-        self.reload(now).await?;
+        self.reload_with(&settings, now).await?;
         Ok(true)
     }
 
@@ -202,7 +217,12 @@ impl KeyManager {
     /// Loads the key set from the store (creating a missing active or
     /// pending key) and serves it.
     pub async fn reload(&self, now: i64) -> Result<(), LifecycleError> {
-        let set = key_set(&self.store, &self.kek, &self.settings, now).await?;
+        let settings = self.settings_at(now).await?;
+        self.reload_with(&settings, now).await
+    }
+
+    async fn reload_with(&self, settings: &KeySettings, now: i64) -> Result<(), LifecycleError> {
+        let set = key_set(&self.store, &self.kek, settings, now).await?;
         self.ring.replace(set);
         Ok(())
     }
@@ -216,15 +236,22 @@ impl KeyManager {
         }
     }
 
-    /// Runs [`tick`](Self::tick) every [`KEY_SYNC_INTERVAL`]. While the
-    /// store is unavailable the step fails; that is logged once when it
+    /// Runs [`tick`](Self::tick) every [`KEY_SYNC_INTERVAL`], and confirms
+    /// this instance's timings every [`timings::CONFIRM_INTERVAL`]. While
+    /// the store is unavailable the step fails; that is logged once when it
     /// starts and once when it ends, and the instance keeps serving the key
     /// set it has.
     pub async fn run_scheduler(self: Arc<Self>) {
         let mut failing_since: Option<std::time::Instant> = None;
+        let mut confirmed = std::time::Instant::now();
         loop {
             tokio::time::sleep(KEY_SYNC_INTERVAL).await;
-            let result = self.tick(shared::now_unix()).await;
+            let now = shared::now_unix();
+            let mut result = self.tick(now).await;
+            if result.is_ok() && confirmed.elapsed() >= timings::CONFIRM_INTERVAL {
+                result = self.confirm_timings(now).await.map_err(Into::into);
+                confirmed = std::time::Instant::now();
+            }
             match (result, failing_since) {
                 (Err(e), None) => {
                     tracing::error!(error = %e, "key lifecycle step failed; serving the keys loaded before and retrying every second");

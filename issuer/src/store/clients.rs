@@ -19,6 +19,19 @@ pub struct Client {
     pub disabled: bool,
 }
 
+/// A client as `issuer clients list` shows it: no secret hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientListing {
+    pub id: String,
+    /// No secret: a public client.
+    pub public: bool,
+    pub scopes: Vec<String>,
+    pub audiences: Vec<String>,
+    pub disabled: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
 /// How long a client read from the database is reused without reading it
 /// again. Clients change only through the CLI (or by hand in the database),
 /// so a change made while the issuer runs takes effect within this time; in
@@ -80,6 +93,28 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Every client, by id, without secret hashes.
+    pub async fn list_clients(&self) -> Result<Vec<ClientListing>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, CAST(CASE WHEN secret_hash IS NULL THEN 1 ELSE 0 END AS BIGINT) AS public, scopes, audiences, disabled, created_at \
+             FROM clients ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ClientListing {
+                    id: row.try_get("id")?,
+                    public: row.try_get::<i64, _>("public")? != 0,
+                    scopes: split(&row.try_get::<String, _>("scopes")?),
+                    audiences: split(&row.try_get::<String, _>("audiences")?),
+                    disabled: row.try_get::<i64, _>("disabled")? != 0,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
     }
 
     /// Every scope some enabled client may receive, sorted (for discovery).

@@ -19,16 +19,18 @@
 //! This module holds the handle (the pool, connecting, closing). Each table
 //! has a submodule with its row types and its `impl Store` block: `users`,
 //! `clients` (with the client cache), `keys` (`signing_keys` and
-//! [`KeyState`]), `refresh` (families and tokens), `login_failures`,
-//! `audit`; `group_commit` is the batching writer of audit events (and on
-//! SQLite of refresh rotations), `error` the error types, `codec` how lists
-//! are stored.
+//! [`KeyState`]), `key_timings` (the timings each instance runs with),
+//! `refresh` (families and tokens), `login_failures`, `audit`;
+//! `group_commit` is the batching writer of audit events (and on SQLite of
+//! refresh rotations), `error` the error types, `codec` how lists are
+//! stored.
 
 mod audit;
 mod clients;
 mod codec;
 mod error;
 mod group_commit;
+mod key_timings;
 mod keys;
 mod login_failures;
 mod migrations;
@@ -43,13 +45,14 @@ use sqlx::migrate::MigrateDatabase as _;
 use sqlx::{Any, AnyConnection, AnyPool, Connection as _};
 
 pub use audit::AuditEvent;
-pub use clients::{CLIENT_CACHE_TTL, Client};
+pub use clients::{CLIENT_CACHE_TTL, Client, ClientListing};
 pub use error::{OpenError, StoreError};
+pub use key_timings::KeyTimings;
 pub use keys::{KeyRevocation, KeyRotation, KeyState, RevokeRefusal, StoredKey};
 pub use login_failures::LoginFailures;
 pub use redact::redact_url;
 pub use refresh::{NewRefresh, RefreshFamily, RefreshToken};
-pub use users::User;
+pub use users::{User, UserListing};
 
 use group_commit::WriteQueue;
 
@@ -153,9 +156,12 @@ impl Store {
             })??;
         probe.close().await?;
         let timeout_ms = settings.statement_timeout.as_millis();
+        // NOTICEs (such as "relation already exists, skipping" from the
+        // migrator's `CREATE TABLE IF NOT EXISTS` on every start and CLI
+        // command) are not sent: sqlx would log each one.
         let session = format!(
             "SET statement_timeout = {timeout_ms}; SET lock_timeout = {timeout_ms}; \
-             SET idle_in_transaction_session_timeout = {}",
+             SET idle_in_transaction_session_timeout = {}; SET client_min_messages = warning",
             timeout_ms.saturating_mul(4)
         );
         let pool = AnyPoolOptions::new()

@@ -20,7 +20,46 @@ pub struct User {
     pub disabled: bool,
 }
 
+/// A user as `issuer users list` shows them: no password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserListing {
+    pub name: String,
+    pub roles: Vec<String>,
+    /// `None`: whatever the client may.
+    pub scopes: Option<Vec<String>>,
+    /// `None`: whatever the client may.
+    pub audiences: Option<Vec<String>>,
+    pub disabled: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
 impl Store {
+    /// Every user, by name, without password hashes.
+    pub async fn list_users(&self) -> Result<Vec<UserListing>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, roles, scopes, audiences, disabled, created_at FROM users ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UserListing {
+                    name: row.try_get("name")?,
+                    roles: split(&row.try_get::<String, _>("roles")?),
+                    scopes: row
+                        .try_get::<Option<String>, _>("scopes")?
+                        .map(|s| split(&s)),
+                    audiences: row
+                        .try_get::<Option<String>, _>("audiences")?
+                        .map(|s| split(&s)),
+                    disabled: row.try_get::<i64, _>("disabled")? != 0,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
     pub async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO users (name, password_hash, roles, scopes, audiences, disabled, created_at) \

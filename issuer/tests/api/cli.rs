@@ -184,6 +184,7 @@ async fn cli_sessions_and_user_disable_revoke_refresh_families() {
     assert_eq!(text.lines().count(), 3, "{text}");
     assert!(text.contains(&family_one) && text.contains("web"), "{text}");
     assert_eq!(text.matches("active").count(), 2, "{text}");
+    assert_eq!(rfc3339_times(&text), 4, "created and last used: {text}");
 
     // Revoke one session by its family id.
     let id = family_one.clone();
@@ -238,4 +239,150 @@ async fn cli_sessions_and_user_disable_revoke_refresh_families() {
         .await
         .unwrap();
     assert!(!out.status.success());
+}
+
+/// How many whitespace-separated words of `text` are RFC 3339 UTC times
+/// (`2026-11-30T00:00:00Z`), each followed by a relative form in brackets.
+pub(crate) fn rfc3339_times(text: &str) -> usize {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .windows(2)
+        .filter(|w| {
+            let b = w[0].as_bytes();
+            let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+            b.len() == 20
+                && digits(0..4)
+                && b[4] == b'-'
+                && digits(5..7)
+                && b[7] == b'-'
+                && digits(8..10)
+                && b[10] == b'T'
+                && digits(11..13)
+                && b[13] == b':'
+                && digits(14..16)
+                && b[16] == b':'
+                && digits(17..19)
+                && b[19] == b'Z'
+                && w[1].starts_with('(')
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn cli_lists_users_and_clients_without_secrets() {
+    let app = spawn_app().await.with_fixtures().await;
+    let db_url = app.database_url.clone();
+    let (public, confidential, users, clients) = tokio::task::spawn_blocking(move || {
+        let public = issuer_cmd(
+            &db_url,
+            &[
+                "clients",
+                "add",
+                "spa",
+                "--public",
+                "--scope",
+                "items:read",
+                "--audience",
+                "orders",
+            ],
+            None,
+        );
+        let confidential = issuer_cmd(&db_url, &["clients", "add", "batch"], None);
+        let users = issuer_cmd(&db_url, &["users", "list"], None);
+        let clients = issuer_cmd(&db_url, &["clients", "list"], None);
+        (public, confidential, users, clients)
+    })
+    .await
+    .unwrap();
+    assert!(
+        public.status.success(),
+        "{}",
+        String::from_utf8_lossy(&public.stderr)
+    );
+    assert!(confidential.status.success());
+    let generated = String::from_utf8(confidential.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(!generated.is_empty());
+
+    assert!(
+        users.status.success(),
+        "{}",
+        String::from_utf8_lossy(&users.stderr)
+    );
+    let text = String::from_utf8(users.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("ROLES"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[1].starts_with("alice ") && lines[1].contains("enabled"),
+        "{text}"
+    );
+    assert!(lines[1].contains("admin"), "{text}");
+    assert_eq!(rfc3339_times(&text), 1, "{text}");
+    let hash = app
+        .store
+        .find_user("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    assert!(!text.contains(&hash) && !text.contains("$argon2"), "{text}");
+
+    assert!(
+        clients.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clients.stderr)
+    );
+    let text = String::from_utf8(clients.stdout).unwrap();
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no {id} in {text}"))
+            .to_owned()
+    };
+    assert!(text.starts_with("ID"), "{text}");
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(row("spa").contains("public") && row("spa").contains("items:read"));
+    assert!(row("batch").contains("confidential"));
+    assert!(row("web").contains("confidential"));
+    assert_eq!(rfc3339_times(&text), 3, "{text}");
+    for id in ["web", "batch"] {
+        let hash = app
+            .store
+            .find_client(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .secret_hash
+            .unwrap();
+        assert!(!text.contains(&hash), "{text}");
+    }
+    assert!(
+        !text.contains(&generated) && !text.contains(testkit::fixtures::WEB_SECRET),
+        "{text}"
+    );
+}
+
+#[test]
+fn issuer_version_exits_before_reading_configuration() {
+    // A configuration error would exit 2: `--version` reads none.
+    let out = Command::new(env!("CARGO_BIN_EXE_issuer"))
+        .arg("--version")
+        .env("ISSUER_ACCESS_TOKEN_TTL", "3h")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("issuer {}", env!("CARGO_PKG_VERSION"))
+    );
 }

@@ -4,18 +4,36 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{expect_oauth_error, kids, spawn_app_with};
+use crate::helpers::{expect_oauth_error, kids, spawn_app_with, spawn_with};
 
-fn keys_cmd(db_url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_issuer"))
-        .arg("keys")
-        .args(args)
+/// Timing variables a shell might have set; each command starts without them.
+const TIMING_VARS: [&str; 6] = [
+    "ISSUER_JWKS_MAX_AGE",
+    "ISSUER_ACCESS_TOKEN_TTL",
+    "ISSUER_KEY_MARGIN",
+    "ISSUER_KEY_PREPUBLISH",
+    "ISSUER_KEY_RETIRE_DELAY",
+    "ISSUER_KEY_ROTATION_PERIOD",
+];
+
+/// `issuer keys ARGS` on `db_url` with only `env` of the timing variables
+/// set: the server's timings come from the store, not from here.
+fn keys_cmd_env(db_url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_issuer"));
+    cmd.arg("keys").args(args);
+    for var in TIMING_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied())
         .env("ISSUER_DATABASE_URL", db_url)
         .env("ISSUER_KEK", shared::b64::encode(crate::helpers::KEK))
-        .env("ISSUER_JWKS_MAX_AGE", "2")
         .env("RUST_LOG", "warn")
         .output()
         .unwrap()
+}
+
+fn keys_cmd(db_url: &str, args: &[&str]) -> Output {
+    keys_cmd_env(db_url, args, &[])
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -42,8 +60,15 @@ async fn cli_rotates_and_revokes_and_the_server_follows() {
     assert!(out.status.success());
     let listing = text(&out.stdout);
     assert!(listing.starts_with("KID"), "{listing}");
-    assert!(listing.contains("CREATED") && listing.contains("SIGNED"));
+    assert!(listing.contains("CREATED") && listing.contains("SIGNED*"));
     assert!(listing.contains(&active) && listing.contains("pending"));
+    // Created and activated (no retirement yet) for the active and the pending key.
+    assert_eq!(crate::cli::rfc3339_times(&listing), 4, "{listing}");
+    let notes = text(&out.stderr);
+    assert!(
+        notes.contains("* SIGNED: each issuer adds its count once a minute"),
+        "{notes}"
+    );
 
     // A planned rotation; a second one while it is under way is refused.
     let (first, second) = tokio::task::spawn_blocking({
@@ -108,4 +133,108 @@ async fn cli_rotates_and_revokes_and_the_server_follows() {
     let events = app.store.audit_kinds(10_000).await.unwrap();
     assert!(events.iter().any(|(k, _)| k == "key_rotated"));
     assert!(events.iter().any(|(k, _)| k == "key_revoked"));
+}
+
+/// Runs `issuer keys ARGS` with `env` off the async threads.
+async fn keys_async(db_url: &str, args: &[&str], env: &[(&'static str, &'static str)]) -> Output {
+    let db_url = db_url.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let env = env.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        keys_cmd_env(&db_url, &args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn cli_rotation_uses_the_timings_the_servers_recorded() {
+    // The server: JWKS max-age 2 s, margin 1 s, so a pending key is
+    // published 2 x 2 + 1 = 5 s before it signs. The shell sets none of
+    // that (its defaults would give 2 x 300 + 60 = 660 s).
+    let dir = tempfile::tempdir().unwrap();
+    let short = |c: &mut issuer::config::Config| {
+        c.jwks_max_age = Duration::from_secs(2);
+        c.key_margin = Duration::from_secs(1);
+    };
+    let app = spawn_with(dir.path(), None, short).await;
+    let db_url = app.database_url.clone();
+    let pending_before = |keys: &[issuer::store::StoredKey]| {
+        keys.iter()
+            .find(|k| k.state == issuer::store::KeyState::Pending)
+            .cloned()
+            .unwrap()
+    };
+    let pending = pending_before(&app.store.list_keys().await.unwrap());
+
+    // A shell whose setting needs longer timings is refused by name, and
+    // nothing changes.
+    let refused = keys_async(&db_url, &["rotate"], &[("ISSUER_ACCESS_TOKEN_TTL", "1h")]).await;
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("ISSUER_ACCESS_TOKEN_TTL: 3600s here needs a retirement delay"),
+        "{said}"
+    );
+    let refused = keys_async(
+        &db_url,
+        &["revoke", &pending.kid],
+        &[("ISSUER_JWKS_MAX_AGE", "300")],
+    )
+    .await;
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("ISSUER_JWKS_MAX_AGE: 300s here needs a pre-publication lead"),
+        "{said}"
+    );
+    assert_eq!(
+        pending_before(&app.store.list_keys().await.unwrap()),
+        pending
+    );
+
+    // Settings equal to or shorter than the stored ones are fine; the
+    // rotation is scheduled with the server's 5 s lead.
+    let listed = keys_async(&db_url, &["list"], &[]).await;
+    assert!(
+        text(&listed.stderr)
+            .contains("recorded by the issuers on this database): pre-publication lead 5 s"),
+        "{}",
+        text(&listed.stderr)
+    );
+    let rotated = keys_async(&db_url, &["rotate"], &[("ISSUER_JWKS_MAX_AGE", "1")]).await;
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let after = app.store.list_keys().await.unwrap();
+    let activating = after.iter().find(|k| k.kid == pending.kid).unwrap();
+    let now = shared::now_unix();
+    assert!(
+        activating.activate_at <= (pending.created_at + 5).max(now),
+        "activates at {} (created {}, now {now})",
+        activating.activate_at,
+        pending.created_at
+    );
+
+    // A second instance with a 30 s max-age on the same database: the
+    // timings in force are the larger ones (2 x 30 + 1 = 61 s), for the
+    // CLI and for both servers.
+    let other = spawn_with(dir.path(), None, |c| {
+        short(c);
+        c.jwks_max_age = Duration::from_secs(30);
+    })
+    .await;
+    let listed = keys_async(&db_url, &["list"], &[]).await;
+    let said = text(&listed.stderr);
+    assert!(said.contains("pre-publication lead 61 s"), "{said}");
+    assert!(said.contains("JWKS max-age 30 s"), "{said}");
+    let refused = keys_async(&db_url, &["rotate"], &[("ISSUER_JWKS_MAX_AGE", "31")]).await;
+    assert!(
+        text(&refused.stderr).contains("ISSUER_JWKS_MAX_AGE: 31s"),
+        "{}",
+        text(&refused.stderr)
+    );
+    for server in [&app, &other] {
+        let settings = server.state.keys.settings_at(now).await.unwrap();
+        assert_eq!(settings.prepublish, Duration::from_secs(61));
+    }
 }

@@ -147,7 +147,7 @@ async fn wait_scheduled(ctx: &Ctx, ev: &mut Event) -> anyhow::Result<String> {
             return Ok(format!(
                 "pending key {} activated on schedule at {} (observed {:.1} s into the drill)",
                 pending.kid,
-                crate::time::utc(pending.activate_at),
+                service_kit::time::rfc3339(pending.activate_at),
                 ctx.now()
             ));
         }

@@ -36,7 +36,7 @@ fn well_formed_token_is_pretty_printed_with_relative_times_and_no_warnings() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("\"sub\": \"alice\""), "{}", out.stdout);
     assert!(out.stdout.contains("expires in 8 min"), "{}", out.stdout);
-    assert!(out.stdout.contains(" UTC"), "{}", out.stdout);
+    assert!(out.stdout.contains("Z  ("), "{}", out.stdout);
     assert!(out.stdout.contains("Warnings: none"), "{}", out.stdout);
     assert!(
         out.stdout.contains("Signature: not verified"),
@@ -197,4 +197,14 @@ fn help_shows_examples_for_every_subcommand() {
             out.stdout
         );
     }
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    let out = jwtctl_sync(&["--version"], b"");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.trim(),
+        format!("jwtctl {}", env!("CARGO_PKG_VERSION"))
+    );
 }

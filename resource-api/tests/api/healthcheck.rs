@@ -111,3 +111,36 @@ async fn the_binary_without_arguments_serves_and_stays_up_without_an_issuer() {
     // Still running: an unreachable issuer is not a reason to exit.
     assert!(child.0.try_wait().unwrap().is_none());
 }
+
+#[test]
+fn version_prints_and_exits_without_starting() {
+    // With no configuration the service would start (not ready) and serve
+    // until stopped; `--version` must exit at once instead.
+    let child = Command::new(BIN)
+        .arg("--version")
+        .env_clear()
+        .env("RESOURCE_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "resource-api --version did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.0.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert_eq!(
+        stdout.trim(),
+        format!("resource-api {}", env!("CARGO_PKG_VERSION"))
+    );
+}
