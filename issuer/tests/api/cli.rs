@@ -386,3 +386,31 @@ fn issuer_version_exits_before_reading_configuration() {
         format!("issuer {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[tokio::test]
+async fn no_database_notice_reaches_the_terminal() {
+    // On PostgreSQL (scripts/with-postgres.sh) every command's migrator
+    // used to print the NOTICE "relation _sqlx_migrations already exists"
+    // at the default log level; the second command on a database shows it.
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = crate::helpers::test_database_url(dir.path());
+    crate::helpers::ensure_database(&db_url).await;
+    let outs = tokio::task::spawn_blocking(move || {
+        [1, 2].map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_issuer"))
+                .args(["users", "list"])
+                .env("ISSUER_DATABASE_URL", &db_url)
+                .env("ISSUER_KEK", shared::b64::encode(crate::helpers::KEK))
+                .env("RUST_LOG", "info")
+                .output()
+                .unwrap()
+        })
+    })
+    .await
+    .unwrap();
+    for out in outs {
+        assert!(out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("notice"), "{stderr}");
+    }
+}
