@@ -164,12 +164,11 @@ async fn concurrent_grants_are_each_audited_before_their_answer() {
                 .verify(body["access_token"].as_str().unwrap(), "orders")
                 .await;
             // Read right after this answer, while others are in flight.
-            let details: Vec<String> = sqlx::query_scalar(
-                "SELECT detail FROM audit_events WHERE kind = 'token_issued'",
-            )
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+            let details: Vec<String> =
+                sqlx::query_scalar("SELECT detail FROM audit_events WHERE kind = 'token_issued'")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
             let wanted = format!("grant=client_credentials jti={} kid=", claims.jti);
             assert!(
                 details.iter().any(|d| d.starts_with(&wanted)),
