@@ -18,8 +18,12 @@
 //! - [`healthcheck`]: the `healthcheck` subcommand's probe of `/readyz`.
 //! - `request_id` (feature `actix`): request-id middleware and root span.
 //! - `http_metrics` (feature `actix`): Prometheus counters for every response.
+//! - `fallback` (feature `actix`): JSON 404 for unknown paths and 405 with
+//!   `Allow` for other methods on known ones.
 
 pub mod config;
+#[cfg(feature = "actix")]
+pub mod fallback;
 pub mod healthcheck;
 #[cfg(feature = "actix")]
 pub mod http_metrics;
