@@ -21,6 +21,7 @@ use actix_web::web;
 use actix_web::{App, HttpServer};
 use jwks_client::actix::Realm;
 use jwks_client::{IssuerConfig, RequiredClaim, Verifier};
+use service_kit::fallback::{self, Endpoint};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -190,32 +191,31 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(metrics.clone())
                 .app_data(http_metrics.clone())
-                .route("/oauth2/token", web::post().to(routes::token::token))
-                .route("/oauth2/revoke", web::post().to(routes::revoke::revoke))
-                .route(
-                    "/oauth2/introspect",
-                    web::post().to(routes::introspect::introspect),
+                .service(Endpoint::new("/oauth2/token").post(routes::token::token))
+                .service(Endpoint::new("/oauth2/revoke").post(routes::revoke::revoke))
+                .service(Endpoint::new("/oauth2/introspect").post(routes::introspect::introspect))
+                .service(Endpoint::new("/.well-known/jwks.json").get(routes::jwks::jwks))
+                .service(
+                    Endpoint::new("/.well-known/openid-configuration")
+                        .get(routes::discovery::discovery),
                 )
-                .route("/.well-known/jwks.json", web::get().to(routes::jwks::jwks))
-                .route(
-                    "/.well-known/openid-configuration",
-                    web::get().to(routes::discovery::discovery),
-                )
-                .route(
-                    "/.well-known/oauth-authorization-server",
-                    web::get().to(routes::discovery::discovery),
+                .service(
+                    Endpoint::new("/.well-known/oauth-authorization-server")
+                        .get(routes::discovery::discovery),
                 )
                 .service(
                     web::scope("/admin")
                         .app_data(admin_verifier.clone())
                         .app_data(admin_realm.clone())
-                        .route("/keys", web::get().to(routes::admin::list))
-                        .route("/keys/rotate", web::post().to(routes::admin::rotate))
-                        .route("/keys/{kid}/revoke", web::post().to(routes::admin::revoke)),
+                        .service(Endpoint::new("/keys").get(routes::admin::list))
+                        .service(Endpoint::new("/keys/rotate").post(routes::admin::rotate))
+                        .service(Endpoint::new("/keys/{kid}/revoke").post(routes::admin::revoke)),
                 )
-                .route("/healthz", web::get().to(routes::health::healthz))
-                .route("/readyz", web::get().to(routes::health::readyz))
-                .route("/metrics", web::get().to(routes::health::metrics))
+                .service(Endpoint::new("/healthz").get(routes::health::healthz))
+                .service(Endpoint::new("/readyz").get(routes::health::readyz))
+                .service(Endpoint::new("/metrics").get(routes::health::metrics))
+                // Unknown paths; other methods on these paths are 405s.
+                .default_service(web::to(fallback::not_found))
         })
         .workers(config.workers)
         .max_connections(config.max_connections)

@@ -8,6 +8,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
 use jwks_client::actix::Realm;
 use jwks_client::{CacheSettings, HttpSettings, IssuerConfig, Verifier};
+use service_kit::fallback::{self, Endpoint};
 
 use crate::config::Settings;
 use crate::metrics::{self, Metrics};
@@ -72,17 +73,22 @@ impl Application {
                 .app_data(items.clone())
                 .app_data(items::json_config())
                 .app_data(realm.clone())
-                .route("/healthz", web::get().to(health::healthz))
-                .route("/readyz", web::get().to(health::readyz))
-                .route("/metrics", web::get().to(metrics::endpoint))
-                .route("/v1/public", web::get().to(routes::public));
+                .service(Endpoint::new("/healthz").get(health::healthz))
+                .service(Endpoint::new("/readyz").get(health::readyz))
+                .service(Endpoint::new("/metrics").get(metrics::endpoint))
+                .service(Endpoint::new("/v1/public").get(routes::public))
+                // Unknown paths; other methods on known paths are 405s.
+                .default_service(web::to(fallback::not_found));
             app = match &verifier {
                 Some(verifier) => app
                     .app_data(verifier.clone())
-                    .route("/v1/me", web::get().to(me::me))
-                    .route("/v1/items", web::get().to(items::list))
-                    .route("/v1/items", web::post().to(items::create))
-                    .route("/v1/admin", web::get().to(admin::admin)),
+                    .service(Endpoint::new("/v1/me").get(me::me))
+                    .service(
+                        Endpoint::new("/v1/items")
+                            .get(items::list)
+                            .post(items::create),
+                    )
+                    .service(Endpoint::new("/v1/admin").get(admin::admin)),
                 None => app.route("/v1/{rest:.*}", web::to(not_configured)),
             };
             app

@@ -19,8 +19,12 @@
 //! - [`time`]: times for people (RFC 3339 UTC and `in 4 min` / `3 h ago`).
 //! - `request_id` (feature `actix`): request-id middleware and root span.
 //! - `http_metrics` (feature `actix`): Prometheus counters for every response.
+//! - `fallback` (feature `actix`): JSON 404 for unknown paths and 405 with
+//!   `Allow` for other methods on known ones.
 
 pub mod config;
+#[cfg(feature = "actix")]
+pub mod fallback;
 pub mod healthcheck;
 #[cfg(feature = "actix")]
 pub mod http_metrics;

@@ -79,13 +79,24 @@ pub async fn authenticate(
 }
 
 /// The credentials of `req` (one method only), checked against the store.
+/// Two `Authorization` headers, or Basic together with a `client_secret`
+/// field, are 400 `invalid_request`.
 async fn authenticate_client(
     req: &HttpRequest,
     form: &Form,
     store: &Store,
     metrics: &Metrics,
 ) -> Result<Client, TokenError> {
-    let basic = match req.headers().get(header::AUTHORIZATION) {
+    // RFC 6749 section 2.3: one authentication method. A second header
+    // would make the answer depend on which one a reader takes.
+    let mut headers = req.headers().get_all(header::AUTHORIZATION);
+    let first = headers.next();
+    if headers.next().is_some() {
+        return Err(TokenError::InvalidRequest(
+            "more than one Authorization header".into(),
+        ));
+    }
+    let basic = match first {
         None => None,
         Some(value) => Some(parse_basic(value).ok_or(TokenError::InvalidClient)?),
     };

@@ -1,7 +1,7 @@
 //! Request extractors for the OAuth endpoints: [`OAuthForm`] (the body:
-//! `application/x-www-form-urlencoded`, at most [`MAX_BODY`], strictly
-//! parsed) and [`RequestContext`] (peer address and request id, for audit
-//! events).
+//! `application/x-www-form-urlencoded` in UTF-8, at most [`MAX_BODY`],
+//! strictly parsed) and [`RequestContext`] (peer address and request id,
+//! for audit events).
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -21,8 +21,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
 /// The strictly parsed form body of an OAuth request ([`Form::parse`]);
-/// refused with 400 `invalid_request` (wrong content type, malformed) or
-/// 413 (over [`MAX_BODY`], by `Content-Length` or as read).
+/// refused with 400 `invalid_request` (wrong content type, a charset other
+/// than UTF-8, malformed) or 413 (over [`MAX_BODY`], by `Content-Length` or
+/// as read).
 #[derive(Debug)]
 pub struct OAuthForm(pub Form);
 
@@ -51,18 +52,24 @@ impl FromRequest for OAuthForm {
     }
 }
 
-/// The content type must be a form; returns the declared length, refusing
-/// one over [`MAX_BODY`].
+/// The content type must be a form, in UTF-8 if it names a charset;
+/// returns the declared length, refusing one over [`MAX_BODY`].
 fn check_headers(req: &HttpRequest) -> Result<Option<usize>, TokenError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim();
+    let mut parts = content_type.split(';');
+    let mime = parts.next().unwrap_or("").trim();
     if !mime.eq_ignore_ascii_case(FORM_CONTENT_TYPE) {
         return Err(TokenError::InvalidRequest(
             "content type must be application/x-www-form-urlencoded".into(),
+        ));
+    }
+    if !parts.all(utf8_or_other_parameter) {
+        return Err(TokenError::InvalidRequest(
+            "a form body must be UTF-8 (charset=utf-8 or none)".into(),
         ));
     }
     let declared = req
@@ -74,6 +81,23 @@ fn check_headers(req: &HttpRequest) -> Result<Option<usize>, TokenError> {
         return Err(TokenError::PayloadTooLarge);
     }
     Ok(declared)
+}
+
+/// `false` for a `charset` parameter naming anything but UTF-8 (the name
+/// and value compared without case, the value quoted or not).
+fn utf8_or_other_parameter(parameter: &str) -> bool {
+    let Some((name, value)) = parameter.split_once('=') else {
+        return true;
+    };
+    if !name.trim().eq_ignore_ascii_case("charset") {
+        return true;
+    }
+    let value = value.trim();
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
+    value.eq_ignore_ascii_case("utf-8")
 }
 
 async fn read_body(payload: &mut Payload, declared: Option<usize>) -> Result<Vec<u8>, TokenError> {

@@ -112,9 +112,22 @@ async fn bad_admin_requests_get_clear_errors_never_500() {
     expect_admin_error(res, 403, "insufficient_scope").await;
 
     let token = admin_token(&app).await;
-    // Unknown kid: 404.
+    // Two Authorization headers: 400 invalid_request, even if both are good.
+    let res = app
+        .http
+        .get(format!("{}/admin/keys", app.address))
+        .bearer_auth(&token)
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(www_authenticate(&res).contains(r#"error="invalid_request""#));
+    expect_admin_error(res, 400, "invalid_request").await;
+
+    // Unknown kid: 404, the kid not echoed.
     let res = admin(&app, "POST", "/admin/keys/no-such-kid/revoke", Some(&token)).await;
-    expect_admin_error(res, 404, "not_found").await;
+    let body = expect_admin_error(res, 404, "not_found").await;
+    assert!(!format!("{body:?}").contains("no-such-kid"), "{body:?}");
     let res = admin(
         &app,
         "POST",
@@ -122,7 +135,8 @@ async fn bad_admin_requests_get_clear_errors_never_500() {
         Some(&token),
     )
     .await;
-    expect_admin_error(res, 404, "not_found").await;
+    let body = expect_admin_error(res, 404, "not_found").await;
+    assert!(!format!("{body:?}").contains("bad"), "{body:?}");
 
     // The last usable key without a successor: 409, and nothing changes.
     let list: KeyList = admin(&app, "GET", "/admin/keys", Some(&token))

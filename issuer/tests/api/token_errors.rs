@@ -1,6 +1,8 @@
 //! Bad input: every refusal is an RFC 6749 JSON body, never a 500, never an
 //! echo of a password or secret.
 
+use testkit::fixtures::{WEB, WEB_SECRET};
+
 use crate::helpers::{expect_oauth_error, spawn_app};
 
 const SECRET_PASSWORD: &str = "p4ssw0rd-that-must-not-leak";
@@ -216,4 +218,164 @@ async fn database_unavailable_is_503_not_500() {
         .await
         .unwrap();
     assert_eq!(ready.status().as_u16(), 503);
+}
+
+/// `Basic base64(id:secret)` (ids and secrets here need no form encoding).
+fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    format!("Basic {encoded}")
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_invalid_request_in_either_order() {
+    let app = spawn_app().await.with_fixtures().await;
+    let good = basic(WEB, WEB_SECRET);
+    let bad = basic(WEB, "not-the-secret");
+    let form: &[(&str, &str)] = &[("grant_type", "client_credentials"), ("token", "x")];
+    for path in ["/oauth2/token", "/oauth2/revoke", "/oauth2/introspect"] {
+        for (first, second) in [(&good, &bad), (&bad, &good), (&good, &good)] {
+            let res = app
+                .http
+                .post(format!("{}{path}", app.address))
+                .header("authorization", first.as_str())
+                .header("authorization", second.as_str())
+                .form(form)
+                .send()
+                .await
+                .unwrap();
+            let (_, body) = expect_oauth_error(res, 400, "invalid_request").await;
+            assert!(body.contains("Authorization"), "{path}: {body}");
+            assert!(!body.contains(WEB_SECRET), "{path}: {body}");
+        }
+        // One header of the two alone authenticates (no second method).
+        let res = app.post_form(path, Some((WEB, WEB_SECRET)), form).await;
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn basic_plus_client_secret_in_the_body_is_invalid_request() {
+    let app = spawn_app().await.with_fixtures().await;
+    for path in ["/oauth2/token", "/oauth2/revoke", "/oauth2/introspect"] {
+        // The same secret both ways is still two methods.
+        let res = app
+            .post_form(
+                path,
+                Some((WEB, WEB_SECRET)),
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("token", "x"),
+                    ("client_secret", WEB_SECRET),
+                ],
+            )
+            .await;
+        let (_, body) = expect_oauth_error(res, 400, "invalid_request").await;
+        assert!(!body.contains(WEB_SECRET), "{path}: {body}");
+    }
+    // Form credentials alone are one method.
+    let res = app
+        .post_token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", WEB),
+            ("client_secret", WEB_SECRET),
+        ])
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_form_in_another_charset_is_refused_utf8_is_accepted() {
+    let app = spawn_app().await.with_fixtures().await;
+    let form = format!("grant_type=client_credentials&client_id={WEB}&client_secret={WEB_SECRET}");
+    for content_type in [
+        "application/x-www-form-urlencoded; charset=utf-16",
+        "application/x-www-form-urlencoded; charset=ISO-8859-1",
+        "application/x-www-form-urlencoded;charset=\"utf-16le\"",
+        "application/x-www-form-urlencoded; charset=utf-8; charset=utf-16",
+    ] {
+        let res = app.post_raw(content_type, form.clone()).await;
+        let (_, body) = expect_oauth_error(res, 400, "invalid_request").await;
+        assert!(body.contains("UTF-8"), "{content_type}: {body}");
+    }
+    for content_type in [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        "application/x-www-form-urlencoded;charset=utf-8",
+        "application/x-www-form-urlencoded; Charset=\"Utf-8\"",
+    ] {
+        let res = app.post_raw(content_type, form.clone()).await;
+        assert_eq!(res.status().as_u16(), 200, "{content_type}");
+    }
+}
+
+/// Asserts a JSON 404 or 405 body that does not echo `path`; returns the
+/// response's headers.
+async fn expect_fallback(
+    res: reqwest::Response,
+    status: u16,
+    code: &str,
+    path: &str,
+) -> reqwest::header::HeaderMap {
+    assert_eq!(res.status().as_u16(), status, "{path}");
+    let headers = res.headers().clone();
+    assert_eq!(headers["content-type"], "application/json", "{path}");
+    let body = res.text().await.unwrap();
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["error"], code, "{path}: {body}");
+    assert!(json["error_description"].is_string(), "{body}");
+    assert!(
+        !body.contains(path.trim_start_matches('/')),
+        "{path}: {body}"
+    );
+    assert!(!body.contains("xyzzy"), "{path}: {body}");
+    headers
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_get_json_404_and_405() {
+    let app = spawn_app().await.with_fixtures().await;
+    for path in [
+        "/no-such-page-xyzzy",
+        "/oauth2/tokenxyzzy",
+        "/admin/xyzzy",
+        "/.well-known/xyzzy?q=<script>",
+    ] {
+        let res = app
+            .http
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        expect_fallback(res, 404, "not_found", path).await;
+    }
+    for (method, path, allow) in [
+        ("GET", "/oauth2/token", "POST"),
+        ("PUT", "/oauth2/revoke", "POST"),
+        ("DELETE", "/oauth2/introspect", "POST"),
+        ("POST", "/.well-known/jwks.json", "GET"),
+        ("PATCH", "/.well-known/openid-configuration", "GET"),
+        ("POST", "/healthz", "GET"),
+        ("DELETE", "/admin/keys", "GET"),
+        ("GET", "/admin/keys/rotate", "POST"),
+        ("GET", "/admin/keys/xyzzy/revoke", "POST"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let res = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        let headers = expect_fallback(res, 405, "method_not_allowed", path).await;
+        assert_eq!(headers["allow"], allow, "{method} {path}");
+    }
+    // The known routes still answer.
+    let res = app
+        .http
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
 }

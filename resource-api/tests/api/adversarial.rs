@@ -348,3 +348,53 @@ async fn item_bodies_are_validated() {
         StatusCode::CREATED
     );
 }
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_get_json_404_and_405_without_echo() {
+    let issuer = spawn_issuer(Duration::from_secs(600)).await;
+    let orders = spawn_resource(resource_settings(&issuer.url, "orders")).await;
+    let token = issuer.token("alice", "items:write", "orders").await;
+    let cases = [
+        ("GET", "/xyzzy", 404, None),
+        ("GET", "/v1/xyzzy?q=<script>", 404, None),
+        ("POST", "/v1/me/xyzzy", 404, None),
+        ("DELETE", "/v1/items", 405, Some("GET, POST")),
+        ("PUT", "/v1/me", 405, Some("GET")),
+        ("POST", "/v1/public", 405, Some("GET")),
+        ("POST", "/healthz", 405, Some("GET")),
+    ];
+    for (method, path, status, allow) in cases {
+        let res = orders
+            .http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", orders.url),
+            )
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let case = format!("{method} {path}");
+        assert_eq!(res.status().as_u16(), status, "{case}");
+        assert_eq!(res.headers()["content-type"], "application/json", "{case}");
+        assert_eq!(
+            res.headers().get("allow").and_then(|v| v.to_str().ok()),
+            allow,
+            "{case}"
+        );
+        let body = res.text().await.unwrap();
+        let json: Value = serde_json::from_str(&body).unwrap();
+        let code = if status == 404 {
+            "not_found"
+        } else {
+            "method_not_allowed"
+        };
+        assert_eq!(json["error"], code, "{case}: {body}");
+        assert!(json["error_description"].is_string(), "{case}: {body}");
+        assert!(
+            !body.contains("xyzzy") && !body.contains(&path[1..]) && !body.contains(method),
+            "{case}: {body}"
+        );
+        assert!(!body.contains(&token), "{case}");
+    }
+}
