@@ -15,10 +15,14 @@
 //!   [`config::parse_bool`]) with errors that name the variable
 //!   ([`config::ConfigError`]).
 //! - [`telemetry`]: tracing set-up and the log-format setting.
+//! - [`access_log`]: one line per HTTP request, formatted and written by a
+//!   thread of its own from a bounded queue.
 //! - [`healthcheck`]: the `healthcheck` subcommand's probe of `/readyz`.
-//! - `request_id` (feature `actix`): request-id middleware and root span.
+//! - `request_id` (feature `actix`): request-id middleware, root span and
+//!   the access-log event.
 //! - `http_metrics` (feature `actix`): Prometheus counters for every response.
 
+pub mod access_log;
 pub mod config;
 pub mod healthcheck;
 #[cfg(feature = "actix")]
