@@ -112,8 +112,9 @@ impl VerifierBuilder {
     /// Caches up to `capacity` verification results keyed by the token's
     /// SHA-256 digest (0, the default, turns it off). An entry never
     /// outlives its token's `exp` (plus leeway) and is dropped when its
-    /// signing key leaves its issuer's set; hits check both again. Each
-    /// entry takes about 1 KiB with this workspace's tokens.
+    /// signing key leaves its issuer's set; hits check both again. An entry
+    /// is the digest, the claims and moka's bookkeeping (about 1 KiB,
+    /// estimated, with this workspace's tokens).
     pub fn result_cache(mut self, capacity: u64) -> Self {
         self.result_cache = capacity;
         self

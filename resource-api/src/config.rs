@@ -13,7 +13,7 @@
 //! | `RESOURCE_JWKS_COOLDOWN` | `30s` | at most one forced refresh per this, for unknown `kid`s |
 //! | `RESOURCE_JWKS_MAX_STALE` | `24h` | how long to keep serving the last good key set when the issuer is down |
 //! | `RESOURCE_LEEWAY` | `30s` | clock-skew allowance for `exp` and `nbf`, at most 60s |
-//! | `RESOURCE_RESULT_CACHE` | `20000` | verified-token cache entries, about 1 KiB each (0 = off); see [`DEFAULT_RESULT_CACHE`] |
+//! | `RESOURCE_RESULT_CACHE` | `20000` | verified-token cache entries, about 1 KiB each (estimate; 0 = off); see [`DEFAULT_RESULT_CACHE`] |
 //! | `RESOURCE_MAX_ITEMS` | `1000` | items kept in memory; the oldest go first |
 //! | `RESOURCE_LOG_FORMAT`, else `LOG_FORMAT` | `text` | `json` for one JSON object per log line |
 //!
@@ -25,11 +25,11 @@ use std::time::Duration;
 
 use service_kit::config::{ConfigError, EnvReader};
 
-/// Verified tokens kept by default. An entry costs about 1 KiB (the
-/// token's SHA-256, its claims, moka's bookkeeping), so a service that sees
-/// any number of distinct tokens stays within about 20 MiB for the cache;
-/// with 100,000 distinct tokens the whole process peaks well under 64 MiB
-/// (`scripts/bench-resource.sh`). A hit skips the signature check, the
+/// Verified tokens kept by default. An entry is the token's SHA-256, its
+/// claims and moka's bookkeeping: estimated at about 1 KiB, so about 20 MiB
+/// for a full cache, whatever the number of distinct tokens (the peak RSS
+/// after 100,000 distinct tokens is what `scripts/bench-resource.sh`
+/// measures; the budget is 64 MiB). A hit skips the signature check, the
 /// most expensive step by far; entries never outlive their token's `exp`
 /// and go when their key leaves the issuer's set.
 pub const DEFAULT_RESULT_CACHE: u64 = 20_000;
