@@ -17,7 +17,7 @@ use crate::fetch::{Http, check_url};
 use crate::jws::{self, Claims};
 use crate::metrics::{IssuerHealth, Metrics, MetricsSnapshot};
 use crate::policy::Policy;
-use crate::results::{CachedResult, ResultCache};
+use crate::results::{CachedResult, ResultCache, TokenKey, token_key};
 use crate::source::KeySource;
 
 /// Verifies access tokens from a fixed set of trusted issuers.
@@ -109,9 +109,12 @@ impl VerifierBuilder {
         self
     }
 
-    /// Caches up to `capacity` verification results keyed by the exact token
-    /// (0, the default, turns it off). Hits still check `exp` and that the
-    /// signing key is still in its issuer's set.
+    /// Caches up to `capacity` verification results keyed by the token's
+    /// SHA-256 digest (0, the default, turns it off). An entry never
+    /// outlives its token's `exp` (plus leeway) and is dropped when its
+    /// signing key leaves its issuer's set; hits check both again. An entry
+    /// is the digest, the claims and moka's bookkeeping (about 1 KiB,
+    /// estimated, with this workspace's tokens).
     pub fn result_cache(mut self, capacity: u64) -> Self {
         self.result_cache = capacity;
         self
@@ -289,8 +292,9 @@ impl Inner {
         }
         // Rarely-taken or optional paths are boxed so the hot future stays
         // small (it is moved on every call).
-        if self.results.is_some()
-            && let Some(claims) = Box::pin(self.cached_result(token)).await?
+        let cache_key = self.results.as_ref().map(|_| token_key(token));
+        if let Some(cache_key) = &cache_key
+            && let Some(claims) = Box::pin(self.cached_result(cache_key)).await?
         {
             return Ok(claims);
         }
@@ -311,7 +315,7 @@ impl Inner {
         let key = issuer.source.key(&self.keys, kid).await?;
         jws::verify_signature(&key, header.alg, &segments)?;
         let claims = Arc::new(policy.check_claims(raw, shared::now_unix())?);
-        if let Some(results) = &self.results {
+        if let (Some(results), Some(cache_key)) = (&self.results, cache_key) {
             let entry = CachedResult {
                 claims: claims.clone(),
                 issuer: idx,
@@ -319,7 +323,7 @@ impl Inner {
                 fingerprint: *key.fingerprint(),
                 leeway: policy.leeway,
             };
-            results.insert(token, entry).await;
+            results.insert(cache_key, entry).await;
         }
         Ok(claims)
     }
@@ -328,17 +332,17 @@ impl Inner {
     /// in its issuer's current set.
     async fn cached_result(
         self: &Arc<Self>,
-        token: &str,
+        key: &TokenKey,
     ) -> Result<Option<Arc<Claims>>, VerifyError> {
         let Some(results) = &self.results else {
             return Ok(None);
         };
-        let Some(hit) = results.get(token).await else {
+        let Some(hit) = results.get(key).await else {
             Metrics::inc(&self.metrics.result_cache_misses);
             return Ok(None);
         };
         if shared::now_unix() >= hit.claims.exp.saturating_add(hit.leeway) {
-            results.invalidate(token).await;
+            results.invalidate(key).await;
             return Err(VerifyError::Expired);
         }
         let key_present = match self.issuers.get(hit.issuer) {
@@ -351,7 +355,7 @@ impl Inner {
             None => false,
         };
         if !key_present {
-            results.invalidate(token).await;
+            results.invalidate(key).await;
             Metrics::inc(&self.metrics.result_cache_misses);
             return Ok(None);
         }

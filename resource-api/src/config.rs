@@ -13,7 +13,7 @@
 //! | `RESOURCE_JWKS_COOLDOWN` | `30s` | at most one forced refresh per this, for unknown `kid`s |
 //! | `RESOURCE_JWKS_MAX_STALE` | `24h` | how long to keep serving the last good key set when the issuer is down |
 //! | `RESOURCE_LEEWAY` | `30s` | clock-skew allowance for `exp` and `nbf`, at most 60s |
-//! | `RESOURCE_RESULT_CACHE` | `0` | verified-token cache entries (0 = off) |
+//! | `RESOURCE_RESULT_CACHE` | `20000` | verified-token cache entries, about 1 KiB each (estimate; 0 = off); see [`DEFAULT_RESULT_CACHE`] |
 //! | `RESOURCE_MAX_ITEMS` | `1000` | items kept in memory; the oldest go first |
 //! | `RESOURCE_LOG_FORMAT`, else `LOG_FORMAT` | `text` | `json` for one JSON object per log line |
 //!
@@ -24,6 +24,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use service_kit::config::{ConfigError, EnvReader};
+
+/// Verified tokens kept by default. An entry is the token's SHA-256, its
+/// claims and moka's bookkeeping: estimated at about 1 KiB, so about 20 MiB
+/// for a full cache, whatever the number of distinct tokens (the peak RSS
+/// after 100,000 distinct tokens is what `scripts/bench-resource.sh`
+/// measures; the budget is 64 MiB). A hit skips the signature check, the
+/// most expensive step by far; entries never outlive their token's `exp`
+/// and go when their key leaves the issuer's set.
+pub const DEFAULT_RESULT_CACHE: u64 = 20_000;
 
 /// Everything the service needs to start.
 #[derive(Debug, Clone)]
@@ -60,7 +69,7 @@ impl Settings {
             jwks_cooldown: Duration::from_secs(30),
             jwks_max_stale: Duration::from_secs(86_400),
             leeway: Duration::from_secs(30),
-            result_cache: 0,
+            result_cache: DEFAULT_RESULT_CACHE,
             max_items: 1000,
             log_json: false,
         }
@@ -85,7 +94,11 @@ impl Settings {
             jwks_cooldown: env.duration("RESOURCE_JWKS_COOLDOWN", secs(30), any.0, secs(3600))?,
             jwks_max_stale: env.duration("RESOURCE_JWKS_MAX_STALE", secs(86_400), any.0, any.1)?,
             leeway: env.duration("RESOURCE_LEEWAY", secs(30), any.0, secs(60))?,
-            result_cache: env.parse("RESOURCE_RESULT_CACHE", 0, "a number of entries (0 = off)")?,
+            result_cache: env.parse(
+                "RESOURCE_RESULT_CACHE",
+                DEFAULT_RESULT_CACHE,
+                "a number of entries (0 = off)",
+            )?,
             max_items: env.parse("RESOURCE_MAX_ITEMS", 1000, "a number of items")?,
             log_json: service_kit::telemetry::log_json(env, "RESOURCE_LOG_FORMAT")?,
             service_name,
@@ -115,6 +128,10 @@ mod tests {
         assert_eq!(
             s.as_ref().map(|s| s.audience.as_str()),
             Some("resource-api")
+        );
+        assert_eq!(
+            s.as_ref().map(|s| s.result_cache),
+            Some(DEFAULT_RESULT_CACHE)
         );
         assert_eq!(s.and_then(|s| s.issuer_url), None);
     }

@@ -56,10 +56,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(async {
+    let served = runtime.block_on(async {
         Application::build(settings).await?.run().await?;
         anyhow::Ok(())
-    }) {
+    });
+    service_kit::telemetry::flush(std::time::Duration::from_secs(2));
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("resource-api: {e:#}");

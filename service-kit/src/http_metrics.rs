@@ -1,4 +1,5 @@
-//! Prometheus counters for every HTTP response, shared by the services.
+//! Prometheus counters for every HTTP response, shared by the services,
+//! and the access log's count of dropped lines.
 //!
 //! Requests are labelled by route *pattern* (never the raw path), method and
 //! status, so scanners cannot grow the number of series; unmatched paths and
@@ -12,8 +13,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -108,11 +110,29 @@ impl HttpMetrics {
             "Time from request head to response head",
             latency.clone(),
         );
+        registry.register_collector(Box::new(AccessLogDropped));
         HttpMetrics {
             requests,
             latency,
             routes: Arc::default(),
         }
+    }
+}
+
+/// `access_log_dropped_total`, read from [`crate::access_log::dropped`] at
+/// scrape time.
+#[derive(Debug)]
+struct AccessLogDropped;
+
+impl Collector for AccessLogDropped {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let counter = ConstCounter::new(crate::access_log::dropped());
+        counter.encode(encoder.encode_descriptor(
+            "access_log_dropped",
+            "Access-log lines dropped because the writer fell behind",
+            None,
+            counter.metric_type(),
+        )?)
     }
 }
 

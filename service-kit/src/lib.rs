@@ -15,13 +15,17 @@
 //!   [`config::parse_bool`]) with errors that name the variable
 //!   ([`config::ConfigError`]).
 //! - [`telemetry`]: tracing set-up and the log-format setting.
+//! - [`access_log`]: one line per HTTP request, formatted and written by a
+//!   thread of its own from a bounded queue.
 //! - [`healthcheck`]: the `healthcheck` subcommand's probe of `/readyz`.
 //! - [`time`]: times for people (RFC 3339 UTC and `in 4 min` / `3 h ago`).
-//! - `request_id` (feature `actix`): request-id middleware and root span.
+//! - `request_id` (feature `actix`): request-id middleware, root span and
+//!   the access-log event.
 //! - `http_metrics` (feature `actix`): Prometheus counters for every response.
 //! - `fallback` (feature `actix`): JSON 404 for unknown paths and 405 with
 //!   `Allow` for other methods on known ones.
 
+pub mod access_log;
 pub mod config;
 #[cfg(feature = "actix")]
 pub mod fallback;

@@ -3,32 +3,53 @@
 //! `RUST_LOG` filters (default `info`); a log format of `json` switches to
 //! one JSON object per line for log shippers. The format is read in one
 //! place, [`log_json`]: the service's own variable (`ISSUER_LOG_FORMAT`,
-//! `RESOURCE_LOG_FORMAT`) first, then `LOG_FORMAT`.
+//! `RESOURCE_LOG_FORMAT`) first, then `LOG_FORMAT`. The access log has a
+//! writer of its own: [`crate::access_log`].
+
+use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::access_log::{self, AccessLog};
 use crate::config::{ConfigError, EnvReader};
 
 /// The variable every service falls back to.
 pub const LOG_FORMAT: &str = "LOG_FORMAT";
 
 /// Installs the global subscriber once; later calls are no-ops, so tests can
-/// call it freely.
+/// call it freely. Log lines go to stderr, the access log
+/// ([`crate::access_log`], target `access`) through its writer thread.
 pub fn init(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // An error only means a subscriber is already installed.
-    let _ = if json {
-        builder
-            .json()
+    // Access-log events are written by their own layer, not as fmt lines.
+    let not_access = || filter_fn(|meta| meta.target() != access_log::TARGET);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = if json {
+        fmt.json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init()
+            .with_filter(not_access())
+            .boxed()
     } else {
-        builder.try_init()
+        fmt.with_filter(not_access()).boxed()
     };
+    let access = AccessLog::global(json).map(AccessLog::layer);
+    // An error only means a subscriber is already installed.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(access)
+        .try_init();
+}
+
+/// Writes out the access-log lines still queued (at most `timeout`): call
+/// once when the service stops.
+pub fn flush(timeout: Duration) {
+    access_log::flush(timeout);
 }
 
 /// Whether the logs are to be JSON: `service_var` (such as
